@@ -1,0 +1,20 @@
+"""The ``proofing`` command line. Thin: parse arguments, call a stage, print its result.
+
+Each stage's commands live in their own module here and register on :data:`app`; heavy
+imports (OpenCV, ONNX Runtime, pyscard) happen inside the commands so that ``--help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+from proofing.cli.app import app
+from proofing.cli import mrz as _mrz  # noqa: F401  (registers commands)
+from proofing.cli import models as _models  # noqa: F401
+from proofing.cli import demo as _demo  # noqa: F401
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,1 @@
+"""liveness stage (see ../shared/ARCHITECTURE.md)."""

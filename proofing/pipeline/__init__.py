@@ -1,0 +1,1 @@
+"""pipeline stage (see ../shared/ARCHITECTURE.md)."""

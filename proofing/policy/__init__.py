@@ -1,0 +1,1 @@
+"""policy stage (see ../shared/ARCHITECTURE.md)."""

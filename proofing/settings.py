@@ -1,0 +1,61 @@
+"""All configuration in one place, read from ``PROOFING_*`` environment variables.
+
+Nothing else in the package reads the environment: stages receive what they need as
+arguments, so a test or a worker can run with settings of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_PREFIX = "PROOFING_"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(ENV_PREFIX + name)
+    return value if value not in (None, "") else default
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "proofing"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide settings. Build with :func:`get_settings` (from the environment)."""
+
+    #: Directory searched first for model files (matched by sha256, not by name).
+    models_dir: Path | None = None
+    #: Where the project keeps its own state: caches, derived models, the SQLite store.
+    data_dir: Path = field(default_factory=_default_data_dir)
+    #: SQLAlchemy URL of the case store; SQLite under data_dir when unset.
+    database_url: str | None = None
+    #: The shared real data (specimens, pair lists), used by tests, benchmarks and the demo.
+    shared_data_dir: Path | None = None
+    #: Tesseract language for the MRZ: "ocrb" (fine-tuned OCR-B model from the registry) or "eng".
+    mrz_ocr_lang: str = "ocrb"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'proofing.db'}"
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment (``PROOFING_MODELS_DIR``, ``PROOFING_DATA_DIR``, ...)."""
+    models = _env("MODELS_DIR")
+    data = _env("DATA_DIR")
+    shared = _env("SHARED_DATA_DIR")
+    return Settings(
+        models_dir=Path(models).expanduser() if models else None,
+        data_dir=Path(data).expanduser() if data else _default_data_dir(),
+        database_url=_env("DATABASE_URL"),
+        shared_data_dir=Path(shared).expanduser() if shared else None,
+        mrz_ocr_lang=_env("MRZ_OCR_LANG", "ocrb") or "ocrb",
+    )
