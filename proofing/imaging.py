@@ -62,8 +62,7 @@ def load_image(source: str | Path | bytes, *, max_side: int = WORKING_MAX_SIDE) 
                 # Let the decoder skip detail we would throw away (JPEG DCT scaling).
                 im.draft("RGB", (w // 2, h // 2))
             im.load()
-            im = ImageOps.exif_transpose(im)
-            arr = _to_bgr8(im)
+            arr = _to_bgr8(ImageOps.exif_transpose(im))
     except ImageError:
         raise
     except Image.DecompressionBombError as e:

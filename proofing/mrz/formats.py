@@ -105,10 +105,10 @@ def _second_line_checks() -> tuple[Check, ...]:
 
 TD3 = Layout(
     "TD3", 2, 44,
-    _top_line(44) + _second_line_common() + (Field("optional_data", 1, 28, 42, Kind.ALNUM),),
+    _top_line(44) + _second_line_common() + (Field("personal_number", 1, 28, 42, Kind.ALNUM),),
     _second_line_checks()
     + (
-        Check("optional_data", 1, 42, ((1, 28, 42),), filler_ok=True),
+        Check("personal_number", 1, 42, ((1, 28, 42),), filler_ok=True),
         Check("composite", 1, 43, ((1, 0, 10), (1, 13, 20), (1, 21, 43))),
     ),
 )

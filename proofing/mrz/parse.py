@@ -122,7 +122,7 @@ def parse_lines(lines: Sequence[str], *, today: date | None = None) -> MrzResult
         return layout.field(name).read(norm)
 
     number, _, overflow = document_number_and_check(layout, norm)
-    optional = read("optional_data")
+    optional = read("personal_number" if layout.doc_type == "TD3" else "optional_data")
     if overflow:
         optional = optional[len(overflow) :]
     primary, secondary = split_name(read("name"))
@@ -160,9 +160,12 @@ def parse_lines(lines: Sequence[str], *, today: date | None = None) -> MrzResult
         reasons.append("SPECIMEN_ISSUER")
     if fields.expiry_date is not None and fields.expiry_date < today:
         reasons.append("DOCUMENT_EXPIRED")
-    if fields.birth_date is not None and fields.expiry_date is not None:
-        if fields.expiry_date <= fields.birth_date:
-            reasons.append("EXPIRY_BEFORE_BIRTH")
+    if (
+        fields.birth_date is not None
+        and fields.expiry_date is not None
+        and fields.expiry_date <= fields.birth_date
+    ):
+        reasons.append("EXPIRY_BEFORE_BIRTH")
     n_valid = sum(c.valid for c in checks.values())
     return MrzResult(
         found=True,

@@ -42,7 +42,7 @@ class MrzFields:
     sex: str = ""  # "M", "F" or "X" (unspecified, printed '<' or 'X')
     expiry_date: date | None = None
     expiry_date_raw: str = ""
-    optional_data: str = ""
+    optional_data: str = ""  # TD3: the personal number
     optional_data_2: str = ""  # TD1 line 2 only
 
 

@@ -173,9 +173,13 @@ class Registry:
             if not directory.is_dir():
                 continue
             for path in sorted(directory.rglob("*")):
-                if path.is_file() and path.name != spec.file and _plausible(path, spec):
-                    if sha256_of(path) == spec.sha256:
-                        return path
+                if (
+                    path.is_file()
+                    and path.name != spec.file
+                    and _plausible(path, spec)
+                    and sha256_of(path) == spec.sha256
+                ):
+                    return path
         if mismatched:
             path, digest = mismatched[0]
             raise ModelHashMismatch(name, path, spec.sha256, digest)
