@@ -7,10 +7,11 @@ stays fast.
 
 from __future__ import annotations
 
-from proofing.cli.app import app
-from proofing.cli import mrz as _mrz  # noqa: F401  (registers commands)
-from proofing.cli import models as _models  # noqa: F401
+from proofing.cli import chip_verify as _chip_verify  # noqa: F401
 from proofing.cli import demo as _demo  # noqa: F401
+from proofing.cli import models as _models  # noqa: F401
+from proofing.cli import mrz as _mrz  # noqa: F401  (registers commands)
+from proofing.cli.app import app
 
 
 def main() -> None:
