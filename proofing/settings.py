@@ -37,6 +37,8 @@ class Settings:
     shared_data_dir: Path | None = None
     #: Tesseract language for the MRZ: "ocrb" (fine-tuned OCR-B model from the registry) or "eng".
     mrz_ocr_lang: str = "ocrb"
+    #: Evidence encryption keys, "id:base64key,..." (first is current); kept out of repr.
+    evidence_keys: str | None = field(default=None, repr=False)
 
     @property
     def cache_dir(self) -> Path:
@@ -58,4 +60,5 @@ def get_settings() -> Settings:
         database_url=_env("DATABASE_URL"),
         shared_data_dir=Path(shared).expanduser() if shared else None,
         mrz_ocr_lang=_env("MRZ_OCR_LANG", "ocrb") or "ocrb",
+        evidence_keys=_env("EVIDENCE_KEYS"),
     )
