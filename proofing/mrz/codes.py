@@ -80,6 +80,7 @@ def is_known_code(code: str) -> bool:
     return code_kind(code) is not None
 
 
-def all_codes() -> list[str]:
-    """Every code accepted as valid (for synthetic data and correction)."""
-    return sorted(set(_iso_codes()) | set(ICAO_SPECIAL_CODES) | set(SPECIMEN_CODES))
+def all_codes(*, include_historic: bool = False) -> list[str]:
+    """Every code in use (for synthetic data); withdrawn ISO codes only on request."""
+    iso = {c for c, current in _iso_codes().items() if current or include_historic}
+    return sorted(iso | set(ICAO_SPECIAL_CODES) | set(SPECIMEN_CODES))

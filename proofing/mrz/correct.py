@@ -31,6 +31,10 @@ DIGIT_FOR = {"O": "0", "D": "0", "Q": "0", "I": "1", "L": "1", "Z": "2", "S": "5
 #: The letter a digit stands for where only a letter is legal.
 LETTER_FOR = {"0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
 
+#: The sex field holds M, F, X or '<' and no check digit covers it; these are the usual
+#: misreads of M and F in OCR-B.
+SEX_FOR = {"N": "M", "H": "M", "W": "M", "E": "F", "P": "F"}
+
 #: At most this many characters are changed to satisfy one check digit.
 MAX_CHANGES_PER_CHECK = 2
 
@@ -83,8 +87,10 @@ def _by_field_type(layout: Layout, grid: list[list[str]], out: list[Correction])
             kind = layout.kind_at(line_no, pos)
             if kind in (Kind.NUM, Kind.DIGIT) and ch in DIGIT_FOR:
                 _set(layout, grid, line_no, pos, DIGIT_FOR[ch], "field_type", out)
-            elif kind in (Kind.NAME, Kind.SEX) and ch in LETTER_FOR:
+            elif kind == Kind.NAME and ch in LETTER_FOR:
                 _set(layout, grid, line_no, pos, LETTER_FOR[ch], "field_type", out)
+            elif kind == Kind.SEX and ch in SEX_FOR:
+                _set(layout, grid, line_no, pos, SEX_FOR[ch], "field_type", out)
     doc_code = layout.field("document_code")
     for pos in range(doc_code.start, doc_code.end):
         ch = grid[doc_code.line][pos]
@@ -105,6 +111,9 @@ def _fix_code(layout: Layout, grid: list[list[str]], name: str, out: list[Correc
     options = [ch + alternatives(ch) for ch in code]
     found = {"".join(c) for c in product(*options) if is_known_code("".join(c))}
     found = {c for c in found if "<" not in c.rstrip("<")}  # fillers only pad at the end
+    direct = "".join(LETTER_FOR.get(ch, ch) for ch in code)
+    if len(found) > 1 and direct in found:
+        found = {direct}  # 'GB0': GBO and GBD both exist; 0 is read for O more often than D
     if len(found) == 1:
         fixed = found.pop()
         for i, ch in enumerate(fixed):

@@ -14,6 +14,7 @@ few as it can.
 from __future__ import annotations
 
 import html
+import logging
 import os
 import re
 import shlex
@@ -25,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from proofing.runtime.registry import ModelError
 from proofing.settings import Settings, get_settings
 
 MRZ_WHITELIST = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<"
@@ -75,12 +77,17 @@ class OcrResult:
         return [line.text for line in self.lines]
 
 
+_log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class Engine:
     """A tesseract language and where its model lives (None: the system tessdata)."""
 
     lang: str
     tessdata_dir: Path | None = None
+    #: Set when the configured model was missing and stock tesseract stands in for it.
+    fallback_reason: str | None = None
 
     def config(self, psm: int) -> str:
         parts = [f"--psm {psm}", "--oem 1"]
@@ -94,9 +101,18 @@ def resolve_engine(lang: str | None = None, settings: Settings | None = None) ->
     """'ocrb' (the default setting) -> the OCR-B model from the registry; anything else is a
     tesseract language from the system tessdata ('eng')."""
     settings = settings or get_settings()
+    explicit = lang is not None
     lang = lang or settings.mrz_ocr_lang
     if lang in (OCRB_MODEL, OCRB_LANG):
-        return Engine(OCRB_LANG, _ocrb_dir(str(settings.models_dir), str(settings.cache_dir)))
+        try:
+            return Engine(OCRB_LANG, _ocrb_dir(str(settings.models_dir), str(settings.cache_dir)))
+        except ModelError:
+            if explicit or "eng" not in _system_languages():
+                raise
+            # A fresh install has no OCR-B model (it is not on PyPI): read with stock
+            # tesseract, which is weaker on the '<' filler, and say so in every result.
+            _log.warning("OCR-B model not found; reading the MRZ with stock tesseract 'eng'")
+            return Engine("eng", fallback_reason="OCR_FALLBACK_ENG")
     if lang not in _system_languages():
         raise ValueError(f"tesseract has no language {lang!r} (installed: {', '.join(_system_languages())})")
     return Engine(lang)

@@ -110,7 +110,10 @@ def read_mrz(source: ImageSource, *, lang: str | None = None) -> MrzResult:
         return MrzResult(found=False, reasons=[e.code], source=label,
                          timings_ms={"load": _ms(t)})
     timings["load"] = _ms(t)
-    result = _read_image(image, resolve_engine(lang), timings)
+    engine = resolve_engine(lang)
+    result = _read_image(image, engine, timings)
+    if engine.fallback_reason:
+        result.reasons.append(engine.fallback_reason)
     result.source = label
     result.frames_used = 1 if result.found else 0
     return result
@@ -136,6 +139,8 @@ def read_mrz_frames(sources: Sequence[ImageSource], *, lang: str | None = None) 
         r = _read_image(image, engine, frame_t)
         for k, v in frame_t.items():
             timings[k] = timings.get(k, 0.0) + v
+        if engine.fallback_reason:
+            r.reasons.append(engine.fallback_reason)
         if r.valid:
             r.frames_used = i + 1
             r.timings_ms = timings
