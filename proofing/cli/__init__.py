@@ -10,9 +10,12 @@ from __future__ import annotations
 from proofing.cli import chip_read as _chip_read  # noqa: F401
 from proofing.cli import chip_verify as _chip_verify  # noqa: F401
 from proofing.cli import demo as _demo  # noqa: F401
+from proofing.cli import face as _face  # noqa: F401
+from proofing.cli import liveness as _liveness  # noqa: F401
 from proofing.cli import models as _models  # noqa: F401
 from proofing.cli import mrz as _mrz  # noqa: F401  (registers commands)
 from proofing.cli import review as _review  # noqa: F401
+from proofing.cli import verify as _verify  # noqa: F401
 from proofing.cli.app import app
 
 

@@ -33,3 +33,51 @@ def fetch(name: str) -> None:
     except (ModelError, OSError) as e:
         raise fail(str(e)) from None
     typer.echo(str(path))
+
+
+@models_app.command("build")
+def build(
+    name: str = typer.Argument(..., help="Model in the manifest, e.g. sface."),
+    variant: list[str] = typer.Option(
+        ["fp16", "int8-dynamic", "int8"], "--variant", help="fp16, int8-dynamic or int8 (repeatable)."
+    ),
+    calibration: str | None = typer.Option(
+        None, "--calibration", help="Folder of face photos (default: the manifest's, under the shared data dir)."
+    ),
+    count: int = typer.Option(64, "--count", min=8, help="Calibration images (static int8; percentile calibration holds every activation: ~60 MB per image for SFace)."),
+    holdout: int = typer.Option(48, "--holdout", min=0, help="Held-out images for the cosine-to-fp32 check."),
+    min_cosine: float = typer.Option(0.99, "--min-cosine", help="int8 target: min cosine to fp32 on the holdout (layers go back to float until met)."),
+) -> None:
+    """Build precision variants of NAME into the cache, each recorded with its sha256."""
+    from pathlib import Path
+
+    from proofing.face.calibration_data import list_images, model_inputs
+    from proofing.runtime import ModelError, default_registry
+    from proofing.runtime.variants import build_variant
+
+    reg = default_registry()
+    try:
+        spec = reg.spec(name)
+    except ModelError as e:
+        raise fail(str(e)) from None
+    folder: Path | None = Path(calibration) if calibration else None
+    if folder is None and spec.extra.get("calibration"):
+        shared = reg.settings.shared_data_dir
+        if shared is None:
+            raise fail("set PROOFING_SHARED_DATA_DIR or pass --calibration DIR")
+        folder = shared / str(spec.extra["calibration"])
+    images = list_images(folder) if folder and folder.is_dir() else []
+    # Every k-th image, so calibration and holdout both span the identities of the set.
+    calib_imgs, hold_imgs = images[0::2][:count], images[1::2][:holdout]
+    calib = model_inputs(name, spec.task, calib_imgs) if "int8" in variant else []
+    hold = model_inputs(name, spec.task, hold_imgs) if hold_imgs else []
+    source: dict[str, object] = {"folder": str(folder) if folder else "", "images": [p.name for p in calib_imgs]}
+    for v in variant:
+        try:
+            rec = build_variant(name, v, reg, calib, hold, source if v == "int8" else None, min_cosine)
+        except (ModelError, ValueError, OSError) as e:
+            raise fail(f"{name} {v}: {e}") from None
+        m = rec.measured
+        cos = f" cos-to-fp32 min {m['cos_to_fp32_min']:.4f} mean {m['cos_to_fp32_mean']:.4f}" if m else ""
+        kept = rec.builder.get("kept_in_float")
+        typer.echo(f"{name}.{v}: sha256 {rec.sha256[:16]}{cos}" + (f" float layers {kept}" if kept else ""))

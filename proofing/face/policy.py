@@ -1,0 +1,71 @@
+"""The face policy file: operating points and quality limits, never constants in code.
+
+``proofing/policy/face_thresholds.toml`` ships with the package; ``proofing face
+calibrate`` rewrites its ``[match]`` table from a labelled pair list. A different file can
+be passed wherever a policy is used (tests, a deployment's own calibration).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[1] / "policy" / "face_thresholds.toml"
+
+
+@dataclass(frozen=True)
+class QualityLimits:
+    min_eye_distance_px: float
+    min_sharpness: float
+    min_brightness: float
+    max_brightness: float
+    max_clipped_fraction: float
+    max_abs_yaw_deg: float
+    max_abs_roll_deg: float
+    max_abs_pitch_deg: float
+    min_contrast: float
+
+
+@dataclass(frozen=True)
+class FacePolicy:
+    """Thresholds by operating-point name (e.g. ``"fmr_1e-3"``) plus the one that decides."""
+
+    operating_point: str
+    thresholds: dict[str, float]
+    calibrated_for: str
+    quality: QualityLimits
+    calibration: dict[str, object] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def threshold(self) -> float:
+        try:
+            return self.thresholds[self.operating_point]
+        except KeyError:
+            raise ValueError(
+                f"policy {self.path}: operating point {self.operating_point!r} has no threshold "
+                f"(have: {', '.join(sorted(self.thresholds)) or 'none'})"
+            ) from None
+
+
+def fmr_key(target: float) -> str:
+    """Operating-point name for a target FMR: 0.001 -> "fmr_1e-3"."""
+    exp = round(-__import__("math").log10(target))
+    return f"fmr_1e-{exp}"
+
+
+def load_policy(path: Path | None = None) -> FacePolicy:
+    p = path or DEFAULT_POLICY_PATH
+    with open(p, "rb") as f:
+        raw = tomllib.load(f)
+    match = raw["match"]
+    q = raw["quality"]
+    return FacePolicy(
+        operating_point=str(match["operating_point"]),
+        thresholds={str(k): float(v) for k, v in match.get("thresholds", {}).items()},
+        calibrated_for=str(match.get("calibrated_for", "")),
+        quality=QualityLimits(**{k: float(v) for k, v in q.items()}),
+        calibration=dict(match.get("calibration", {})),
+        path=p,
+    )
