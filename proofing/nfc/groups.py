@@ -1,11 +1,10 @@
-"""Group arithmetic for PACE and Chip Authentication: EC points in Jacobian coordinates and
+"""Domain parameters for PACE and Chip Authentication: the standardized EC curves and
 the RFC 5114 MODP groups.
 
-PACE generic mapping computes G' = s*G + H on a curve whose generator then is G', which no
-library API offers, so the scalar multiplication is done here over the raw domain
-parameters (not constant time: the nonce and keys are ephemeral, and the hot path of a
-real deployment is the terminal, not a card). Curve parameters come from
-:mod:`proofing.nfc.lds.curves` (BSI TR-03110 standardized domain parameters).
+PACE generic mapping computes G' = s*G + H, which no library API offers, so PACE does its
+point arithmetic with the curve objects of :mod:`proofing.nfc.lds.curves` (one
+implementation for PACE, CA and ECDSA over explicit parameters; not constant time: the
+keys it handles are ephemeral).
 """
 
 from __future__ import annotations
@@ -122,86 +121,3 @@ def domain(parameter_id: int) -> EcCurve | DhGroup:
     if name is None or name not in CURVES:
         raise ValueError(f"unknown standardized domain parameter id {parameter_id}")
     return CURVES[name]
-
-
-_Jac = tuple[int, int, int]
-
-
-def _double(c: EcCurve, pt: _Jac) -> _Jac:
-    x, y, z = pt
-    p = c.p
-    if y == 0 or z == 0:
-        return (1, 1, 0)
-    yy = y * y % p
-    s = 4 * x * yy % p
-    zz = z * z % p
-    m = (3 * x * x + c.a * zz * zz) % p
-    x3 = (m * m - 2 * s) % p
-    y3 = (m * (s - x3) - 8 * yy * yy) % p
-    return (x3, y3, 2 * y * z % p)
-
-
-def _add(c: EcCurve, p1: _Jac, p2: _Jac) -> _Jac:
-    if p1[2] == 0:
-        return p2
-    if p2[2] == 0:
-        return p1
-    p = c.p
-    x1, y1, z1 = p1
-    x2, y2, z2 = p2
-    z1z1, z2z2 = z1 * z1 % p, z2 * z2 % p
-    u1, u2 = x1 * z2z2 % p, x2 * z1z1 % p
-    s1, s2 = y1 * z2 * z2z2 % p, y2 * z1 * z1z1 % p
-    if u1 == u2:
-        return _double(c, p1) if s1 == s2 else (1, 1, 0)
-    h, r = (u2 - u1) % p, (s2 - s1) % p
-    hh = h * h % p
-    hhh = h * hh % p
-    v = u1 * hh % p
-    x3 = (r * r - hhh - 2 * v) % p
-    y3 = (r * (v - x3) - s1 * hhh) % p
-    return (x3, y3, h * z1 * z2 % p)
-
-
-def _affine(c: EcCurve, pt: _Jac) -> Point | None:
-    x, y, z = pt
-    if z == 0:
-        return None
-    zi = pow(z, -1, c.p)
-    zi2 = zi * zi % c.p
-    return (x * zi2 % c.p, y * zi2 * zi % c.p)
-
-
-def ec_mul(c: EcCurve, k: int, pt: Point) -> Point | None:
-    """k * pt (None = the point at infinity)."""
-    acc: _Jac = (1, 1, 0)
-    base: _Jac = (pt[0], pt[1], 1)
-    for bit in bin(k)[2:]:
-        acc = _double(c, acc)
-        if bit == "1":
-            acc = _add(c, acc, base)
-    return _affine(c, acc)
-
-
-def ec_add(c: EcCurve, p1: Point | None, p2: Point | None) -> Point | None:
-    if p1 is None:
-        return p2
-    if p2 is None:
-        return p1
-    return _affine(c, _add(c, (p1[0], p1[1], 1), (p2[0], p2[1], 1)))
-
-
-def encode_point(c: EcCurve, pt: Point) -> bytes:
-    size = c.field_bytes
-    return b"\x04" + pt[0].to_bytes(size, "big") + pt[1].to_bytes(size, "big")
-
-
-def decode_point(c: EcCurve, data: bytes) -> Point:
-    """An uncompressed point, checked to lie on the curve (invalid-curve attacks)."""
-    size = c.field_bytes
-    if len(data) != 1 + 2 * size or data[0] != 0x04:
-        raise ValueError("expected an uncompressed point of the curve's size")
-    pt = (int.from_bytes(data[1 : 1 + size], "big"), int.from_bytes(data[1 + size :], "big"))
-    if not c.on_curve(pt):
-        raise ValueError("point is not on the curve")
-    return pt

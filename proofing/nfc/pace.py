@@ -21,7 +21,7 @@ from proofing.nfc.apdu import CommandApdu, ResponseApdu
 from proofing.nfc.bac import AccessKey, CanKey, MrzKey
 from proofing.nfc.crypto import CipherName
 from proofing.nfc.errors import AuthenticationError, ChipError, StatusError
-from proofing.nfc.groups import DhGroup, decode_point, domain, ec_add, ec_mul, encode_point
+from proofing.nfc.groups import DhGroup, domain
 from proofing.nfc.lds.curves import EcCurve
 from proofing.nfc.sm import SecureMessaging
 from proofing.nfc.tlv import Tlv, TlvError, decode, encode, iter_tlv
@@ -146,9 +146,9 @@ def public_key(group: Group, gen: Element, private: int) -> bytes:
     """private * gen (EC, uncompressed) or gen^private mod p (DH, padded to |p|)."""
     if isinstance(group, EcCurve):
         assert isinstance(gen, tuple)
-        pt = ec_mul(group, private, gen)
+        pt = group.mul(private, gen)
         assert pt is not None
-        return encode_point(group, pt)
+        return group.encode_point(pt)
     assert isinstance(gen, int)
     return group.encode(pow(gen, private, group.p))
 
@@ -157,7 +157,7 @@ def shared_element(group: Group, private: int, peer: bytes) -> Element:
     """The raw agreement result: private * peer point, or peer^private mod p (validated)."""
     if isinstance(group, EcCurve):
         try:
-            pt = ec_mul(group, private, decode_point(group, peer))
+            pt = group.mul(private, group.decode_point(peer))
         except ValueError as exc:
             raise AuthenticationError(f"peer public key: {exc}") from exc
         if pt is None:
@@ -184,7 +184,7 @@ def map_generator(group: Group, nonce: bytes, h: Element) -> Element:
     s = int.from_bytes(nonce, "big")
     if isinstance(group, EcCurve):
         assert isinstance(h, tuple)
-        pt = ec_add(group, ec_mul(group, s, group.generator), h)
+        pt = group.add(group.mul(s, group.generator), h)
         if pt is None:
             raise AuthenticationError("mapped generator is the point at infinity")
         return pt
@@ -237,7 +237,7 @@ def point_encode(curve: EcCurve, t: int) -> tuple[int, int]:
     big_a = pow(h2, p - 1 - (p + 1) // 4, p)
     pt = (x2, big_a * h2 % p) if big_a * big_a * h2 % p == 1 else (x3, big_a * u % p)
     if curve.h != 1:
-        mul = ec_mul(curve, curve.h, pt)
+        mul = curve.mul(curve.h, pt)
         if mul is None:
             raise ValueError("point encoding gave the point at infinity")
         pt = mul
@@ -258,7 +258,7 @@ def integrated_map(group: Group, cipher: CipherName, key_bits: int, nonce: bytes
 def encode_element(group: Group, e: Element) -> bytes:
     if isinstance(group, EcCurve):
         assert isinstance(e, tuple)
-        return encode_point(group, e)
+        return group.encode_point(e)
     assert isinstance(e, int)
     return group.encode(e)
 
@@ -326,11 +326,11 @@ def cam_decrypt(ks_enc: bytes, encrypted: bytes) -> bytes:
 def cam_verify(curve: EcCurve, chip_map_public: bytes, ca_data: bytes, chip_static_public: bytes) -> bool:
     """PACE-CAM terminal check (Part 11 4.4.3.5.2): PK_Map,IC = CA_IC * PK_IC."""
     try:
-        pk_ic = decode_point(curve, chip_static_public)
-        pk_map = decode_point(curve, chip_map_public)
+        pk_ic = curve.decode_point(chip_static_public)
+        pk_map = curve.decode_point(chip_map_public)
     except ValueError:
         return False
-    return ec_mul(curve, int.from_bytes(ca_data, "big"), pk_ic) == pk_map
+    return curve.mul(int.from_bytes(ca_data, "big"), pk_ic) == pk_map
 
 
 @dataclass
