@@ -97,8 +97,10 @@ def chip_process(profile_dir: Path, *args: str, timeout: float = 20.0) -> Iterat
         deadline = time.monotonic() + timeout
         while not _card_present():
             if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr and proc.poll() is not None else ""
-                raise RuntimeError(f"the virtual chip did not appear in {READER}: {err}")
+                code = proc.poll()
+                err = proc.stderr.read().decode() if proc.stderr and code is not None else ""
+                why = f"it exited with {code}" if code is not None else f"not within {timeout:.0f} s"
+                raise RuntimeError(f"the virtual chip did not appear in {READER} ({why}): {err}")
             time.sleep(0.1)
         yield proc
     finally:

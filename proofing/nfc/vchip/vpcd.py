@@ -46,11 +46,17 @@ def _send(sock: socket.socket, payload: bytes) -> None:
 
 
 def serve_once(chip: VirtualChip, sock: socket.socket) -> str:
-    """Answer vpcd until it hangs up or a fault drops the card; says which."""
+    """Answer vpcd until it hangs up or a fault drops the card; says which.
+
+    "unused" means vpcd hung up before sending anything: it was still busy with the card
+    before this one, and the caller should simply connect again.
+    """
+    used = False
     while True:
         head = _recv_exact(sock, 2)
         if head is None:
-            return "closed"
+            return "closed" if used else "unused"
+        used = True
         payload = _recv_exact(sock, int.from_bytes(head, "big"))
         if payload is None:
             return "closed"
@@ -87,6 +93,9 @@ def run(chip: VirtualChip, host: str = "127.0.0.1", port: int = 35963, *, reconn
         with sock:
             how = serve_once(chip, sock)
         log.info("vpcd connection ended: %s", how)
+        if how == "unused" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            continue
         if how == "dropped" or not reconnect:
             return
         chip.power_on()
