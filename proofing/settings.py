@@ -39,6 +39,22 @@ class Settings:
     mrz_ocr_lang: str = "ocrb"
     #: Evidence encryption keys, "id:base64key,..." (first is current); kept out of repr.
     evidence_keys: str | None = field(default=None, repr=False)
+    #: Precision variant per model, e.g. "sface=int8,yunet=fp16" or "*=fp16"; empty: fp32.
+    model_variants: str = ""
+    #: Celery broker (e.g. redis://127.0.0.1:6379/0); unset: sessions run in-process.
+    broker_url: str | None = None
+    #: Where encrypted blobs live: unset for data_dir/evidence, "file:///path" or "s3://bucket/prefix".
+    storage_url: str | None = None
+    #: PEM file of the ES256 key that signs evidence records; unset: generated once in data_dir.
+    signing_key: Path | None = None
+    #: Secret for console cookies and CSRF tokens; unset: generated once in data_dir.
+    secret_key: str | None = field(default=None, repr=False)
+    #: How long an applicant session stays open for uploads.
+    session_ttl_s: int = 3600
+    #: Upload limits: bytes per file, files per kind, pixels per image.
+    max_upload_bytes: int = 8 * 1024 * 1024
+    max_frames: int = 20
+    max_pixels: int = 40_000_000
 
     @property
     def cache_dir(self) -> Path:
@@ -61,4 +77,13 @@ def get_settings() -> Settings:
         shared_data_dir=Path(shared).expanduser() if shared else None,
         mrz_ocr_lang=_env("MRZ_OCR_LANG", "ocrb") or "ocrb",
         evidence_keys=_env("EVIDENCE_KEYS"),
+        model_variants=_env("MODEL_VARIANTS", "") or "",
+        broker_url=_env("BROKER_URL"),
+        storage_url=_env("STORAGE_URL"),
+        signing_key=Path(k).expanduser() if (k := _env("SIGNING_KEY")) else None,
+        secret_key=_env("SECRET_KEY"),
+        session_ttl_s=int(_env("SESSION_TTL_S", "3600") or 3600),
+        max_upload_bytes=int(_env("MAX_UPLOAD_BYTES", str(8 * 1024 * 1024)) or 0),
+        max_frames=int(_env("MAX_FRAMES", "20") or 20),
+        max_pixels=int(_env("MAX_PIXELS", "40000000") or 0),
     )

@@ -12,6 +12,8 @@ APT_PACKAGES=(
   libgl1 libglib2.0-0                           # runtime libraries of opencv-contrib-python
   pcscd vsmartcard-vpcd libpcsclite-dev swig    # PC/SC, the virtual reader, pyscard's build
 )
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+[[ ",$EXTRAS," == *",dev,"* ]] && APT_PACKAGES+=(chromium fonts-dejavu-core)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
