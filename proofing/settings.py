@@ -49,6 +49,8 @@ class Settings:
     signing_key: Path | None = None
     #: Secret for console cookies and CSRF tokens; unset: generated once in data_dir.
     secret_key: str | None = field(default=None, repr=False)
+    #: CSCA trust for the server's passive authentication: master lists, certificates, CRLs, dirs.
+    trust_paths: tuple[Path, ...] = ()
     #: How long an applicant session stays open for uploads.
     session_ttl_s: int = 3600
     #: Upload limits: bytes per file, files per kind, pixels per image.
@@ -82,6 +84,7 @@ def get_settings() -> Settings:
         storage_url=_env("STORAGE_URL"),
         signing_key=Path(k).expanduser() if (k := _env("SIGNING_KEY")) else None,
         secret_key=_env("SECRET_KEY"),
+        trust_paths=tuple(Path(p).expanduser() for p in (_env("TRUST", "") or "").split(os.pathsep) if p),
         session_ttl_s=int(_env("SESSION_TTL_S", "3600") or 3600),
         max_upload_bytes=int(_env("MAX_UPLOAD_BYTES", str(8 * 1024 * 1024)) or 0),
         max_frames=int(_env("MAX_FRAMES", "20") or 20),

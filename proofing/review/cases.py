@@ -25,7 +25,9 @@ from proofing.review.store import ReviewStore
 
 MACHINE_DECISIONS = ("ACCEPT", "REJECT", "REVIEW")
 #: Evidence kinds that are biometric or identity data: purged by the retention job.
-BIOMETRIC_KINDS = frozenset({"document_image", "selfie", "chip_file"})
+#: The session record holds the MRZ and chip fields (names, numbers), so it goes too.
+BIOMETRIC_KINDS = frozenset({"document_image", "selfie", "chip_file", "chip_portrait", "page_portrait",
+                             "session_record"})
 DEFAULT_SLA = timedelta(hours=24)
 
 # Case statuses.
@@ -190,7 +192,7 @@ def add_user(store: ReviewStore, name: str, role: str, *, actor: str = "operator
         )
 
 
-def _store_blobs(store: ReviewStore, case_id: str, evidence: Sequence[EvidenceIn], now: datetime) -> list[Evidence]:
+def store_blobs(store: ReviewStore, case_id: str, evidence: Sequence[EvidenceIn], now: datetime) -> list[Evidence]:
     rows: list[Evidence] = []
     try:
         for item in evidence:
@@ -207,12 +209,12 @@ def _store_blobs(store: ReviewStore, case_id: str, evidence: Sequence[EvidenceIn
                 )
             )
     except BaseException:
-        _drop_blobs(store, rows)
+        drop_blobs(store, rows)
         raise
     return rows
 
 
-def _drop_blobs(store: ReviewStore, rows: Sequence[Evidence]) -> None:
+def drop_blobs(store: ReviewStore, rows: Sequence[Evidence]) -> None:
     for row in rows:
         store.storage.delete(row.storage_key)
 
@@ -241,33 +243,62 @@ def file_case(
         raise ValueError("a REVIEW decision must be queued")
     now = store.clock()
     case_id = str(uuid.uuid4())
-    blobs = _store_blobs(store, case_id, evidence, now)
+    blobs = store_blobs(store, case_id, evidence, now)
     try:
         with store.transaction() as s:
-            case = Case(
-                id=case_id, session_id=session_id, machine_decision=machine_decision,
-                risk_score=float(risk_score), policy_hash=policy_hash, priority=int(priority),
-                status=QUEUED if queued else DECIDED, created_at=now, sla_deadline=now + sla,
-            )
-            if not queued:
-                case.final_decision, case.decided_by, case.decided_at = machine_decision, "machine", now
-                case.final_reason = "machine decision"
-            s.add(case)
-            s.flush()
-            s.add_all(Reason(case_id=case_id, code=r.code, explanation=r.explanation) for r in reasons)
-            s.add_all(blobs)
-            s.flush()
-            audit.append(
-                s, at=now, actor=actor, action="file", case_id=case_id, before=None, after=state(case),
-                details={
-                    "reasons": [r.code for r in reasons],
-                    "evidence": [{"id": b.id, "kind": b.kind, "sha256": b.sha256} for b in blobs],
-                },
+            insert_case(
+                s, case_id=case_id, session_id=session_id, machine_decision=machine_decision,
+                reasons=reasons, risk_score=risk_score, policy_hash=policy_hash, priority=priority,
+                blobs=blobs, sla=sla, queued=queued, actor=actor, now=now,
             )
     except BaseException:
-        _drop_blobs(store, blobs)
+        drop_blobs(store, blobs)
         raise
     return case_id
+
+
+def insert_case(
+    s: Session,
+    *,
+    case_id: str,
+    session_id: str,
+    machine_decision: str,
+    reasons: Sequence[ReasonIn],
+    risk_score: float,
+    policy_hash: str,
+    priority: int,
+    blobs: Sequence[Evidence],
+    sla: timedelta,
+    queued: bool,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The rows of :func:`file_case` inside the caller's transaction (blobs already stored),
+    so a caller can file a case atomically with its own state change."""
+    if machine_decision not in MACHINE_DECISIONS:
+        raise ValueError(f"machine decision must be one of {MACHINE_DECISIONS}")
+    if not queued and machine_decision == "REVIEW":
+        raise ValueError("a REVIEW decision must be queued")
+    case = Case(
+        id=case_id, session_id=session_id, machine_decision=machine_decision,
+        risk_score=float(risk_score), policy_hash=policy_hash, priority=int(priority),
+        status=QUEUED if queued else DECIDED, created_at=now, sla_deadline=now + sla,
+    )
+    if not queued:
+        case.final_decision, case.decided_by, case.decided_at = machine_decision, "machine", now
+        case.final_reason = "machine decision"
+    s.add(case)
+    s.flush()
+    s.add_all(Reason(case_id=case_id, code=r.code, explanation=r.explanation) for r in reasons)
+    s.add_all(blobs)
+    s.flush()
+    audit.append(
+        s, at=now, actor=actor, action="file", case_id=case_id, before=None, after=state(case),
+        details={
+            "reasons": [r.code for r in reasons],
+            "evidence": [{"id": b.id, "kind": b.kind, "sha256": b.sha256} for b in blobs],
+        },
+    )
 
 
 class ReasonLike(Protocol):
@@ -378,7 +409,7 @@ def add_capture(
 ) -> None:
     """New evidence from the applicant after a capture request: the case queues again."""
     now = store.clock()
-    blobs = _store_blobs(store, case_id, evidence, now)
+    blobs = store_blobs(store, case_id, evidence, now)
     try:
         with store.transaction() as s:
             case = s.execute(select(Case).where(Case.id == case_id).with_for_update()).scalar_one_or_none()
@@ -396,7 +427,7 @@ def add_capture(
                 details={"evidence": [{"id": b.id, "kind": b.kind, "sha256": b.sha256} for b in blobs]},
             )
     except BaseException:
-        _drop_blobs(store, blobs)
+        drop_blobs(store, blobs)
         raise
 
 

@@ -52,6 +52,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     role: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: argon2id hash for console login; None: the account can only act from the terminal.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class Case(Base):

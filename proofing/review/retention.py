@@ -22,6 +22,8 @@ from proofing.review.roles import OPERATE, require
 from proofing.review.store import ReviewStore
 
 DEFAULT_RETENTION_DAYS = 30
+#: Actor prefix of an erasure the applicant asked for through their own session token.
+APPLICANT_ACTOR = "applicant:"
 
 
 @dataclass
@@ -93,7 +95,8 @@ def erase_session(store: ReviewStore, session_id: str, *, actor: str, reason: st
     now = store.clock()
     report = PurgeReport()
     with store.transaction() as s:
-        require(s, actor, OPERATE)
+        if not actor.startswith(APPLICANT_ACTOR):  # the applicant's own withdrawal needs no role
+            require(s, actor, OPERATE)
         # Lock order everywhere: cases, then evidence, then the audit head (appends last).
         cases = s.execute(
             select(Case).where(Case.session_id == session_id).order_by(Case.id).with_for_update()

@@ -31,7 +31,8 @@ from proofing.settings import Settings
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 KEYS = new_key_spec("k1")
-TABLES = "review_audit, review_evidence, review_reasons, review_cases, review_users"
+TABLES = ("intake_uploads, intake_sessions, intake_rate_counters, "
+          "review_audit, review_evidence, review_reasons, review_cases, review_users")
 
 
 class FakeClock:
