@@ -10,6 +10,7 @@ from __future__ import annotations
 from proofing.cli import chip_read as _chip_read  # noqa: F401
 from proofing.cli import chip_verify as _chip_verify  # noqa: F401
 from proofing.cli import demo as _demo  # noqa: F401
+from proofing.cli import evidence as _evidence  # noqa: F401
 from proofing.cli import face as _face  # noqa: F401
 from proofing.cli import liveness as _liveness  # noqa: F401
 from proofing.cli import models as _models  # noqa: F401
