@@ -11,7 +11,7 @@ from proofing.cli.app import app, fail, print_json
 
 @app.command("read-chip")
 def read_chip_command(
-    out: Path = typer.Option(..., "--out", help="Directory for the raw files and report.json."),
+    out: Path | None = typer.Option(None, "--out", help="Directory for the raw files and report.json."),
     mrz: list[str] = typer.Option(None, "--mrz", help="An MRZ line (repeat for each line)."),
     document_number: str = typer.Option("", "--document-number", help="Document number (with --birth, --expiry)."),
     birth: str = typer.Option("", "--birth", help="Date of birth, YYMMDD."),
@@ -23,6 +23,10 @@ def read_chip_command(
     short_apdus: bool = typer.Option(
         False, "--short-apdus", help="Never use extended-length APDUs (readers that cannot carry them)."
     ),
+    session: str = typer.Option("", "--session", help="Session URL (https://host/v1/sessions/ID): take its "
+                                "challenge and upload the files to it."),
+    token: str = typer.Option("", "--token", envvar="PROOFING_APPLICANT_TOKEN",
+                              help="The session's applicant token (or PROOFING_APPLICANT_TOKEN)."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Access the chip (PACE, else BAC), read EF.COM, EF.SOD and the DGs, run Chip and Active
@@ -48,6 +52,12 @@ def read_chip_command(
         raise fail(str(exc)) from exc
     if nonce is not None and len(nonce) != 8:
         raise fail("--challenge must be 8 bytes (16 hex digits)")
+    if out is None and not session:
+        raise fail("give --out DIR, or --session URL to upload")
+    if session:
+        if not token:
+            raise fail("--session needs the applicant token (--token or PROOFING_APPLICANT_TOKEN)")
+        nonce = nonce or _session_challenge(session, token)
 
     timings: dict[str, float] = {}
     try:
@@ -57,7 +67,8 @@ def read_chip_command(
             reader_name = transport.name
     except ChipError as exc:
         raise fail(f"{type(exc).__name__}: {exc}", code=1) from exc
-    dump.to_dir(out)
+    if out is not None:
+        dump.to_dir(out)
     report: dict[str, object] = {
         "schema": "proofing.read-chip/1",
         "reader": reader_name,
@@ -72,8 +83,44 @@ def read_chip_command(
     }
     import json
 
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    if out is not None:
+        (out / "report.json").write_text(json.dumps(report, indent=2))
+    if session:
+        report["uploaded"] = _upload(session, token, dump)
     if json_out:
         print_json(report)
     else:
-        typer.echo(f"{dump.access_control} on {reader_name}: {', '.join(sorted(dump.files))} -> {out}")
+        where = out if out is not None else session
+        typer.echo(f"{dump.access_control} on {reader_name}: {', '.join(sorted(dump.files))} -> {where}")
+
+
+def _session_challenge(url: str, token: str) -> bytes:
+    """The server's fresh AA challenge for this session (never one chosen by the client)."""
+    import httpx
+
+    try:
+        resp = httpx.get(url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=15)
+    except httpx.HTTPError as exc:
+        raise fail(f"cannot reach the session: {exc}") from exc
+    if resp.status_code != 200:
+        raise fail(f"the session answered {resp.status_code}: {resp.text[:200]}")
+    return bytes.fromhex(resp.json()["challenge"])
+
+
+def _upload(url: str, token: str, dump: object) -> dict[str, object]:
+    import base64
+
+    import httpx
+
+    files = {name: base64.b64encode(data).decode() for name, data in dump.files.items()}  # type: ignore[attr-defined]
+    sig = dump.aa_signature  # type: ignore[attr-defined]
+    body = {"files": files, "aa_signature": base64.b64encode(sig).decode() if sig else None}
+    try:
+        resp = httpx.post(url.rstrip("/") + "/chip", json=body, headers={"Authorization": f"Bearer {token}"},
+                          timeout=30)
+    except httpx.HTTPError as exc:
+        raise fail(f"upload failed: {exc}") from exc
+    if resp.status_code >= 300:
+        raise fail(f"the session refused the chip files ({resp.status_code}): {resp.text[:300]}")
+    result: dict[str, object] = resp.json()
+    return result

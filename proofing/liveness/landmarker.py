@@ -8,6 +8,8 @@ cues that need it are reported as unmeasured, never guessed.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import threading
 from dataclasses import dataclass, field
@@ -57,7 +59,22 @@ def _landmarker() -> object | None:
         num_faces=1,
         running_mode=vision.RunningMode.IMAGE,
     )
-    return vision.FaceLandmarker.create_from_options(opts)
+    landmarker = vision.FaceLandmarker.create_from_options(opts)
+    # Close it while the interpreter is whole: left to __del__ at exit, MediaPipe's
+    # close() runs after its dispatcher thread pool has shut down and prints a TypeError
+    # traceback. That pool stops in threading's own exit hooks (which run before atexit's,
+    # newest first), so ours must be one of those, registered after the pool's.
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        register(_close, landmarker)
+    else:
+        atexit.register(_close, landmarker)
+    return landmarker
+
+
+def _close(landmarker: object) -> None:
+    with contextlib.suppress(Exception):
+        landmarker.close()  # type: ignore[attr-defined]
 
 
 def available() -> bool:
