@@ -16,6 +16,7 @@ from proofing.cli import liveness as _liveness  # noqa: F401
 from proofing.cli import models as _models  # noqa: F401
 from proofing.cli import mrz as _mrz  # noqa: F401  (registers commands)
 from proofing.cli import review as _review  # noqa: F401
+from proofing.cli import serve as _serve  # noqa: F401
 from proofing.cli import verify as _verify  # noqa: F401
 from proofing.cli.app import app
 

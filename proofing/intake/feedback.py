@@ -28,6 +28,7 @@ MESSAGES = {
     "FACE_UNDEREXPOSED": "Your face is too dark: face the light.",
     "FACE_OVEREXPOSED": "Your face is too bright: move away from direct light.",
     "FACE_CLIPPED_EXPOSURE": "Part of your face is over- or under-exposed: even the light.",
+    "HINTS_UNAVAILABLE": "Live hints are not available; take the pictures when you are ready.",
     "POSE_YAW": "Look straight into the camera.",
     "POSE_PITCH": "Keep your head level.",
     "POSE_ROLL": "Keep your head upright.",
@@ -78,8 +79,13 @@ def document_feedback(image: bytes) -> Feedback:
     if codes:
         return Feedback(False, codes)
     result = read_mrz(img)
-    if result.valid:
-        return Feedback(True, ["OK"], {"document_type": result.document_type})
+    if result.valid and result.fields is not None:
+        f = result.fields
+        # The chip's access key (BAC/PACE from the MRZ) for the applicant's own reader: shown
+        # to the applicant who holds the passport, never stored or logged from here.
+        return Feedback(True, ["OK"], {"document_type": result.document_type, "fields": {
+            "document_number": f.document_number, "birth_date": f.birth_date_raw,
+            "expiry_date": f.expiry_date_raw}})
     glare = float((grey >= 250).mean())
     sharp = float(cv2.Laplacian(cv2.resize(grey, (640, round(640 * grey.shape[0] / grey.shape[1]))),
                                 cv2.CV_64F).var())
@@ -102,6 +108,7 @@ def selfie_feedback(image: bytes) -> Feedback:
     from proofing.face.detect import detect_faces
     from proofing.face.policy import load_policy
     from proofing.face.quality import assess_quality
+    from proofing.runtime.registry import ModelError
 
     img = _decode(image)
     if img is None:
@@ -110,7 +117,10 @@ def selfie_feedback(image: bytes) -> Feedback:
     codes = _light(grey)
     if codes:
         return Feedback(False, codes)
-    faces = detect_faces(img)
+    try:
+        faces = detect_faces(img)
+    except ModelError:  # no face model installed: the page falls back to a manual capture
+        return Feedback(False, ["HINTS_UNAVAILABLE"])
     if not faces:
         return Feedback(False, ["FACE_NOT_FOUND"])
     if len(faces) > 1:

@@ -1,0 +1,1 @@
+"""Routers by area: applicant, auth, review, admin, ops (health, metrics, keys) and pages."""
