@@ -248,3 +248,29 @@ def test_proofing_serve_runs_with_sqlite_alone(tmp_path: Path) -> None:
     lines = [json.loads(x) for x in err.splitlines() if x.startswith("{")]
     assert any(x.get("event") == "request" and x.get("route") == "/v1/sessions" for x in lines)
     assert r.json()["applicant_token"] not in err
+
+
+def test_applicant_answers_a_capture_request(client: TestClient, store: ReviewStore) -> None:
+    sid, auth, _ = st.new_session(client)
+    frame = ("frames", ("s.jpg", st.jpeg(seed=3), "image/jpeg"))
+    assert client.post(f"/v1/sessions/{sid}/selfie", headers=auth, files=[frame]).status_code == 201
+    # Nothing was requested yet: a recapture is refused.
+    assert client.post(f"/v1/sessions/{sid}/submit", headers=auth).status_code == 202
+    st.wait_processed(client)
+    assert client.post(f"/v1/sessions/{sid}/recapture/selfie", headers=auth, files=[frame]).status_code == 409
+    body = client.get(f"/v1/sessions/{sid}", headers=auth).json()
+    assert body["decision"] == "REVIEW", body
+    csrf = st.login(client, store, "alice")
+    case = client.post("/v1/review/claim-next", headers=csrf).json()
+    case_id = case["case"]["id"]
+    r = client.post(f"/v1/review/cases/{case_id}/request-capture", headers=csrf, json={"reason": "face too dark"})
+    assert r.status_code == 200
+    assert client.get(f"/v1/sessions/{sid}", headers=auth).json()["review_status"] == "awaiting_capture"
+    r = client.post(f"/v1/sessions/{sid}/recapture/selfie", headers=auth,
+                    files=[("frames", ("n.jpg", st.jpeg(seed=9), "image/jpeg"))])
+    assert r.status_code == 201, r.text
+    assert r.json()["review_status"] == "queued"
+    r = client.post(f"/v1/sessions/{sid}/recapture/passport", headers=auth, files=[frame])
+    assert r.status_code == 422
+    audit = client.get(f"/v1/review/cases/{case_id}").json()["audit"]
+    assert audit[-1]["action"] == "add_capture" and audit[-1]["actor"] == f"applicant:{sid}"

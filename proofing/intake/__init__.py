@@ -21,6 +21,7 @@ from proofing.intake.sessions import (
     SUBMITTED,
     SessionInfo,
     add_frames,
+    add_recapture,
     authenticate,
     create_session,
     erase_applicant,
@@ -33,7 +34,7 @@ from proofing.intake.sessions import (
 __all__ = [
     "DECIDED", "ERASED", "EXPIRED", "OPEN", "PROCESSING", "SUBMITTED",
     "Executor", "Feedback", "InProcessExecutor", "SessionBusy", "SessionExpired", "SessionInfo",
-    "UploadRejected", "add_frames", "authenticate", "create_session", "default_context",
+    "UploadRejected", "add_frames", "add_recapture", "authenticate", "create_session", "default_context",
     "document_feedback", "erase_applicant", "evidence_record", "expire_sessions", "get_executor",
     "get_session", "hit", "process_session", "record_payload", "selfie_feedback", "set_chip", "submit",
 ]

@@ -149,6 +149,29 @@ def submit(store: ReviewStore, session_id: str) -> SessionInfo:
         return _info(store, row, counts, s)
 
 
+def add_recapture(store: ReviewStore, session_id: str, kind: str, frames: Sequence[bytes],
+                  *, settings: Settings | None = None) -> SessionInfo:
+    """New frames after a reviewer asked for a new capture: they go straight into the case
+    (encrypted, audited as the applicant's) and the case queues again."""
+    from proofing.review.cases import AWAITING_CAPTURE, EvidenceIn, add_capture
+
+    settings = settings or get_settings()
+    if kind not in FRAME_KINDS:
+        raise ValueError(f"frame kind must be one of {FRAME_KINDS}")
+    if not frames:
+        raise UploadRejected(422, "UPLOAD_EMPTY", "no frames in the upload")
+    if len(frames) > settings.max_frames:
+        raise UploadRejected(413, "TOO_MANY_FRAMES", f"at most {settings.max_frames} frames at a time")
+    types = [check_image(f, settings) for f in frames]
+    info = get_session(store, session_id)
+    if info.case_id is None or info.review_status != AWAITING_CAPTURE:
+        raise InvalidState("no new capture was requested for this session")
+    evidence_kind = "document_image" if kind == "document" else "selfie"
+    add_capture(store, info.case_id, [EvidenceIn(evidence_kind, t, f) for t, f in zip(types, frames, strict=True)],
+                actor=f"applicant:{session_id}")
+    return get_session(store, session_id)
+
+
 def erase_applicant(store: ReviewStore, session_id: str) -> SessionInfo:
     """The applicant withdraws: every upload and case evidence is deleted; the decision,
     its reasons and the hashes stay (they hold no personal data)."""

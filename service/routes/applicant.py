@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import Response
@@ -169,6 +169,17 @@ def upload_selfie(request: Request, session_id: SessionId, frames: Frames,
     out = intake.add_frames(app_store(request), session_id, "selfie", data, settings=settings)
     event("upload", session_id=session_id, kind="selfie", count=len(data))
     return UploadAnswer(status=out.status, counts=dict(out.counts))
+
+
+@router.post("/{session_id}/recapture/{kind}", status_code=201, response_model=SessionState)
+def recapture(request: Request, session_id: SessionId, kind: Literal["document", "selfie"], frames: Frames,
+              info: Applicant) -> SessionState:
+    """New document or selfie frames after a reviewer asked for a new capture (409 otherwise)."""
+    settings = app_settings(request)
+    data = read_frames(frames, settings)
+    out = intake.add_recapture(app_store(request), session_id, kind, data, settings=settings)
+    event("recapture", session_id=session_id, kind=kind, count=len(data))
+    return state(out)
 
 
 @router.post("/{session_id}/document/preview", response_model=FeedbackAnswer)
