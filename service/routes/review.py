@@ -9,16 +9,15 @@ store's rule for reading evidence; each such read is audited by the store.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select
 
 from proofing import review as rv
+from proofing.review.detail import case_audit, case_fields, session_scores
 from proofing.review.roles import OPERATE
 from service.errors import ApiError
 from service.logging import event
@@ -69,78 +68,17 @@ def _may_see_personal_data(user: ConsoleUser, case: rv.CaseView) -> bool:
     return holds or user.can(OPERATE)
 
 
-def _audit(request: Request, case_id: str) -> list[dict[str, Any]]:
-    from proofing.review.models import AuditEntry
-
-    with app_store(request).sessions() as s:
-        rows = s.execute(select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.seq)).scalars()
-        out = []
-        for e in rows:
-            details = json.loads(e.payload).get("details") or {}
-            out.append({"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "details": details})
-    return out
-
-
-def _scores(request: Request, session_id: str) -> list[dict[str, Any]]:
-    """Each stage score with the threshold the policy judged it against (no personal data)."""
-    from proofing.intake.models import ApplicantSession
-    from proofing.policy import load_policy
-
-    with app_store(request).sessions() as s:
-        row = s.get(ApplicantSession, session_id)
-        raw = row.summary if row is not None else None
-    if not raw:
-        return []
-    stages = json.loads(raw).get("stages", {})
-    t = load_policy().thresholds
-    out = []
-    for stage, st in stages.items():
-        scores = st.get("scores") or {}
-        for name, value in scores.items():
-            if name == "threshold":
-                continue
-            # The stage's own threshold when it reports one, else the policy's.
-            threshold: float | None = None
-            if name == "similarity" and stage.startswith("face"):
-                threshold = float(scores.get("threshold", t.face_accept))
-            elif name == "live" and stage == "liveness":
-                threshold = float(scores.get("threshold", t.liveness_default))
-            out.append({
-                "name": f"{stage}.{name}", "value": value, "threshold": threshold,
-                "passed": None if threshold is None else float(value) >= threshold,
-            })
-    return out
-
-
-def _fields(request: Request, user: ConsoleUser, case: rv.CaseView) -> list[dict[str, Any]]:
-    """MRZ (page) vs chip (DG1), field by field, from the case's encrypted session record."""
-    record = next((e for e in case.evidence if e.kind == "session_record" and e.purged_at is None), None)
-    if record is None:
-        return []
-    try:
-        result = json.loads(rv.read_evidence(app_store(request), record.id, user.name))
-    except (rv.ReviewError, ValueError):
-        return []
-    stages = result.get("stages", {})
-    cmp = (stages.get("mrz_chip") or {}).get("details") or {}
-    if cmp.get("fields"):
-        return [{"name": f["field"], "mrz": f.get("ocr"), "chip": f.get("chip"), "equal": f.get("match")}
-                for f in cmp["fields"]]
-    page = ((stages.get("mrz") or {}).get("details") or {}).get("fields") or {}
-    return [{"name": k, "mrz": v, "chip": None, "equal": None} for k, v in page.items()] if isinstance(page, dict) else []
-
-
 def detail(request: Request, user: ConsoleUser, case: rv.CaseView) -> dict[str, Any]:
     personal = _may_see_personal_data(user, case)
     return {
         "case": summary(case),
         "reasons": [{"code": r.code, "explanation": r.explanation} for r in case.reasons],
-        "scores": _scores(request, case.session_id),
-        "fields": _fields(request, user, case) if personal else [],
+        "scores": session_scores(app_store(request), case.session_id),
+        "fields": case_fields(app_store(request), case, user.name) if personal else [],
         "personal_data_visible": personal,
         "evidence": [{"id": e.id, "kind": e.kind, "content_type": e.content_type,
                       "purged": e.purged_at is not None} for e in case.evidence],
-        "audit": _audit(request, case.id),
+        "audit": case_audit(app_store(request), case.id),
     }
 
 
