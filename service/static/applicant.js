@@ -394,6 +394,15 @@
     try {
       const form = new FormData();
       frames.forEach((f, i) => form.append("frames", f, "selfie-" + i + ".jpg"));
+      if (recapturing) {
+        // A reviewer asked for new pictures: they join the same case, which queues again.
+        const s = await api("POST", "/v1/sessions/" + state.id + "/recapture/selfie", form);
+        recapturing = false;
+        showError(null);
+        showResult(s);
+        showStep("result");
+        return;
+      }
       await api("POST", "/v1/sessions/" + state.id + "/selfie", form);
       await api("POST", "/v1/sessions/" + state.id + "/submit");
       showError(null);
@@ -409,6 +418,7 @@
 
   // ---- waiting and the result -----------------------------------------------------------
   let lastResult = null;
+  let recapturing = false;
 
   async function poll() {
     const started = Date.now();
@@ -453,6 +463,7 @@
     $("result-session").textContent = s.session_id || state.id;
     $("evidence-download").hidden = !(s.status === "decided" && (s.evidence_url || s.decision));
     $("withdraw").hidden = s.status !== "decided";
+    $("recapture").hidden = s.review_status !== "awaiting_capture";
     watchReview(s);
   }
 
@@ -593,6 +604,10 @@
     $("evidence-download").addEventListener("click", downloadEvidence);
     $("restart").addEventListener("click", restart);
     $("withdraw").addEventListener("click", withdraw);
+    $("recapture").addEventListener("click", () => {
+      recapturing = true;
+      showStep("selfie");
+    });
     addEventListener("pagehide", stopCamera);
 
     restore();
