@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,11 +24,13 @@ _VARIANTS = typer.Option(
     "", "--variants", help='Precision per model, e.g. "sface=int8,yunet_dynamic=fp32".'
 )
 _THREADS = typer.Option(1, "--threads", min=1, help="ONNX Runtime intra-op threads per model.")
-_FLIP = typer.Option(False, "--flip", help="Also embed the mirrored crop (test-time augmentation).")
-_FAST = typer.Option(False, "--fast", help="One detector, one alignment (no landmark ensemble).")
+_FLIP = typer.Option(
+    None, "--flip/--no-flip", help="Also embed the mirrored crops (test-time augmentation); default: the package's."
+)
+_FAST = typer.Option(False, "--fast", help="One detector, one alignment (no landmark ensemble, no refinement).")
 
 
-def _options(variants: str, threads: int, flip: bool, fast: bool) -> FaceOptions:
+def _options(variants: str, threads: int, flip: bool | None, fast: bool) -> FaceOptions:
     """--variants wins; otherwise the settings' per-model choice; otherwise fp32."""
     from proofing.face.compare import FaceOptions
     from proofing.runtime.onnx import parse_variant_choice, variant_choice
@@ -57,11 +60,12 @@ def compare(
     policy: Path | None = _POLICY,
     variants: str = _VARIANTS,
     threads: int = _THREADS,
-    flip: bool = _FLIP,
+    flip: bool | None = _FLIP,
     fast: bool = _FAST,
 ) -> None:
     """Similarity of the largest face in PROBE and in REFERENCE, decision, quality, timings."""
     from proofing.face.compare import compare_faces
+    from proofing.liveness import landmarker
     from proofing.runtime import ModelError
 
     opts = _options(variants, threads, flip, fast)
@@ -70,6 +74,8 @@ def compare(
         result = compare_faces(probe, reference, pol, opts)
     except ModelError as e:
         raise fail(str(e)) from None
+    finally:
+        landmarker.close()  # MediaPipe's own finaliser fails at interpreter exit
     if json_out:
         print_json(result.to_dict())
         return
@@ -90,7 +96,7 @@ def _score(
     policy: Path | None,
     variants: str,
     threads: int,
-    flip: bool,
+    flip: bool | None,
     fast: bool,
     quiet: bool,
 ) -> tuple[PairScores, VerificationReport]:
@@ -98,7 +104,8 @@ def _score(
     from proofing.face.metrics import verification_report
     from proofing.runtime import ModelError
 
-    opts = _options(variants, threads, flip, fast)
+    # Scores only: the landmarker adds quality codes, never a similarity.
+    opts = replace(_options(variants, threads, flip, fast), landmarker=False)
     pol = _policy(policy)
 
     def progress(n: int, total: int) -> None:
@@ -123,7 +130,7 @@ def evaluate(
     policy: Path | None = _POLICY,
     variants: str = _VARIANTS,
     threads: int = _THREADS,
-    flip: bool = _FLIP,
+    flip: bool | None = _FLIP,
     fast: bool = _FAST,
 ) -> None:
     """AUC, EER, FNMR at FMR 1e-2/1e-3/1e-4 and d' over a labelled pair list."""
@@ -180,7 +187,7 @@ def calibrate(
     ),
     variants: str = _VARIANTS,
     threads: int = _THREADS,
-    flip: bool = _FLIP,
+    flip: bool | None = _FLIP,
     fast: bool = _FAST,
 ) -> None:
     """Compute thresholds at FMR 1e-2/1e-3/1e-4 (as far as the data allows) into the policy file."""

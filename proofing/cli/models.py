@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
 
 from proofing.cli.app import app, fail, print_json
+
+if TYPE_CHECKING:
+    import numpy as np
 
 models_app = typer.Typer(help="List, check and fetch the models named in models/manifest.toml.")
 app.add_typer(models_app, name="models")
@@ -35,6 +42,29 @@ def fetch(name: str) -> None:
     typer.echo(str(path))
 
 
+def _model_inputs(name: str, task: str, images: list[Path]) -> list[np.ndarray]:
+    """Input tensors for ``name`` made the way its own stage makes them.
+
+    Each stage owns its preprocessing: the face stage aligns 112x112 crops or resizes
+    whole frames, the PAD stage cuts context crops at the model's trained scale. Feeding
+    a model another stage's tensors would calibrate int8 ranges on inputs it never sees.
+    """
+    if task == "face-anti-spoofing":
+        from proofing.imaging import ImageError, load_image
+        from proofing.liveness.pad import model_inputs as pad_inputs
+
+        decoded = []
+        for path in images:
+            try:
+                decoded.append(load_image(path))
+            except ImageError:
+                continue
+        return pad_inputs(name, decoded)
+    from proofing.face.calibration_data import model_inputs
+
+    return model_inputs(name, task, images)
+
+
 @models_app.command("build")
 def build(
     name: str = typer.Argument(..., help="Model in the manifest, e.g. sface."),
@@ -45,13 +75,18 @@ def build(
         None, "--calibration", help="Folder of face photos (default: the manifest's, under the shared data dir)."
     ),
     count: int = typer.Option(64, "--count", min=8, help="Calibration images (static int8; percentile calibration holds every activation: ~60 MB per image for SFace)."),
-    holdout: int = typer.Option(48, "--holdout", min=0, help="Held-out images for the cosine-to-fp32 check."),
-    min_cosine: float = typer.Option(0.99, "--min-cosine", help="int8 target: min cosine to fp32 on the holdout (layers go back to float until met)."),
+    holdout: int = typer.Option(
+        512, "--holdout", min=0, help="Held-out images (the other half of the set) for the cosine-to-fp32 check."
+    ),
+    min_cosine: float = typer.Option(0.99, "--min-cosine", help="int8 target: min cosine to fp32 on the holdout."),
+    search: bool = typer.Option(
+        False,
+        "--search",
+        help="Measure which blocks must stay in float (greedy, slow) instead of applying the manifest's recipe.",
+    ),
 ) -> None:
     """Build precision variants of NAME into the cache, each recorded with its sha256."""
-    from pathlib import Path
-
-    from proofing.face.calibration_data import list_images, model_inputs
+    from proofing.face.calibration_data import list_images
     from proofing.runtime import ModelError, default_registry
     from proofing.runtime.variants import build_variant
 
@@ -69,15 +104,19 @@ def build(
     images = list_images(folder) if folder and folder.is_dir() else []
     # Every k-th image, so calibration and holdout both span the identities of the set.
     calib_imgs, hold_imgs = images[0::2][:count], images[1::2][:holdout]
-    calib = model_inputs(name, spec.task, calib_imgs) if "int8" in variant else []
-    hold = model_inputs(name, spec.task, hold_imgs) if hold_imgs else []
+    calib = _model_inputs(name, spec.task, calib_imgs) if "int8" in variant else []
+    hold = _model_inputs(name, spec.task, hold_imgs) if hold_imgs else []
     source: dict[str, object] = {"folder": str(folder) if folder else "", "images": [p.name for p in calib_imgs]}
     for v in variant:
         try:
-            rec = build_variant(name, v, reg, calib, hold, source if v == "int8" else None, min_cosine)
+            rec = build_variant(
+                name, v, reg, calib, hold, source if v == "int8" else None, min_cosine, search=search and "int8" in v
+            )
         except (ModelError, ValueError, OSError) as e:
             raise fail(f"{name} {v}: {e}") from None
         m = rec.measured
         cos = f" cos-to-fp32 min {m['cos_to_fp32_min']:.4f} mean {m['cos_to_fp32_mean']:.4f}" if m else ""
         kept = rec.builder.get("kept_in_float")
         typer.echo(f"{name}.{v}: sha256 {rec.sha256[:16]}{cos}" + (f" float layers {kept}" if kept else ""))
+        if search and "int8" in v:
+            typer.echo(f"manifest recipe for [models.{name}.{v}]: keep_float = {json.dumps(kept or [])}")

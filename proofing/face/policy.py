@@ -25,6 +25,9 @@ class QualityLimits:
     max_abs_roll_deg: float
     max_abs_pitch_deg: float
     min_contrast: float
+    #: eyeBlink blendshape above which the eyes count as closed (FaceLandmarker only);
+    #: None: not checked (a policy file without the key, e.g. the liveness one).
+    max_eye_closure: float | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ fraction of grey levels (exposure), and head pose from landmark geometry. Pose i
 yaw from the nose's offset from the eye midpoint (about atan of that offset in half
 inter-eye units, for a nose about as deep as half the eye distance), roll from the eye
 line, pitch from where the nose sits between the eye line and the mouth line compared
-with the ArcFace template. Limits come from the policy file.
+with the ArcFace template. When MediaPipe's FaceLandmarker is available the pose comes
+from its dense mesh instead (:mod:`proofing.face.headpose`: no assumed depths) and its
+eyeBlink blendshapes add eye closure. Limits come from the policy file.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from proofing.face.align import ARCFACE_TEMPLATE
+from proofing.face.headpose import MeshQuality
 from proofing.face.policy import QualityLimits
 
 # The template's own nose position between eye line and mouth line (a frontal face).
@@ -41,6 +44,10 @@ class FaceQuality:
     clipped_fraction: float
     pose: Pose
     codes: tuple[str, ...]
+    #: "mesh" (FaceLandmarker) or "landmarks5" (YuNet's five points).
+    pose_source: str = "landmarks5"
+    #: eyeBlink blendshape of the less-closed eye (0 open .. 1 closed); None: not measured.
+    eye_closure: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -68,8 +75,14 @@ def estimate_pose(landmarks: np.ndarray) -> Pose:
     return Pose(yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll)
 
 
-def assess_quality(landmarks: np.ndarray, crop_bgr: np.ndarray, limits: QualityLimits) -> FaceQuality:
-    """Quality measures of one detected face and the codes of every limit it breaks."""
+def assess_quality(
+    landmarks: np.ndarray, crop_bgr: np.ndarray, limits: QualityLimits, mesh: MeshQuality | None = None
+) -> FaceQuality:
+    """Quality measures of one detected face and the codes of every limit it breaks.
+
+    ``mesh`` (from :func:`proofing.face.headpose.mesh_quality`) replaces the five-point
+    pose and adds eye closure; the reason codes keep their names whichever source measured.
+    """
     import cv2
 
     lm = np.asarray(landmarks, dtype=np.float64)
@@ -80,7 +93,10 @@ def assess_quality(landmarks: np.ndarray, crop_bgr: np.ndarray, limits: QualityL
     bright = float(inner.mean())
     contrast = float(inner.std())
     clipped = float(((inner <= 8) | (inner >= 247)).mean())
-    pose = estimate_pose(lm)
+    if mesh is not None:
+        pose = Pose(yaw_deg=mesh.pose.yaw_deg, pitch_deg=mesh.pose.pitch_deg, roll_deg=mesh.pose.roll_deg)
+    else:
+        pose = estimate_pose(lm)
     codes = []
     if eye_px < limits.min_eye_distance_px:
         codes.append("FACE_TOO_SMALL")
@@ -100,6 +116,8 @@ def assess_quality(landmarks: np.ndarray, crop_bgr: np.ndarray, limits: QualityL
         codes.append("POSE_PITCH")
     if abs(pose.roll_deg) > limits.max_abs_roll_deg:
         codes.append("POSE_ROLL")
+    if mesh is not None and limits.max_eye_closure is not None and mesh.eye_closure > limits.max_eye_closure:
+        codes.append("EYES_CLOSED")
     return FaceQuality(
         eye_distance_px=eye_px,
         sharpness=sharp,
@@ -108,4 +126,6 @@ def assess_quality(landmarks: np.ndarray, crop_bgr: np.ndarray, limits: QualityL
         clipped_fraction=clipped,
         pose=pose,
         codes=tuple(codes),
+        pose_source="mesh" if mesh is not None else "landmarks5",
+        eye_closure=None if mesh is None else mesh.eye_closure,
     )

@@ -12,10 +12,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from proofing.runtime.registry import ModelNotFound, Registry, default_registry, sha256_of
+
+if TYPE_CHECKING:
+    from proofing.settings import Settings
 
 #: Precision variants a session can be built from; fp32 is the manifest's own file.
 VARIANTS = ("fp32", "fp16", "int8", "int8-dynamic")
@@ -46,6 +50,11 @@ class ModelSession:
     def version(self) -> str:
         """Short identifier recorded in every result: name, variant and sha256 prefix."""
         return f"{self.name}:{self.variant}:{self.sha256[:12]}"
+
+    def describe(self) -> dict[str, str]:
+        """Name, variant and the full sha256 of the file that ran: enough to find the exact
+        bytes again (a variant's sha256 is the one in its build record)."""
+        return {"name": self.name, "variant": self.variant, "sha256": self.sha256}
 
 
 def clean_model_bytes(path: Path) -> bytes:
@@ -136,21 +145,30 @@ def clear_sessions() -> None:
 
 
 def parse_variant_choice(spec: str) -> dict[str, str]:
-    """Parse ``"sface=int8,yunet=fp32"`` into a per-model variant choice."""
+    """Parse ``"sface=int8,yunet=fp32"`` (``"*=fp16"``: every model) into a per-model choice.
+
+    A malformed entry is an error rather than silently fp32: a typo in a deployment's
+    setting must not quietly change which model bytes decide.
+    """
     out: dict[str, str] = {}
-    for part in spec.split(","):
-        if "=" in part:
-            model, variant = (s.strip() for s in part.split("=", 1))
-            if variant not in VARIANTS:
-                raise ValueError(f"unknown variant {variant!r} for {model!r}; known: {', '.join(VARIANTS)}")
-            out[model] = variant
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        if "=" not in part:
+            raise ValueError(f"bad model variant entry {part!r}: expected MODEL=VARIANT, e.g. sface=int8")
+        model, variant = (s.strip() for s in part.split("=", 1))
+        if not model or variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r} for {model!r}; known: {', '.join(VARIANTS)}")
+        out[model] = variant
     return out
 
 
-def variant_choice(settings: object) -> dict[str, str]:
-    """The per-model precision chosen in the settings (``PROOFING_MODEL_VARIANTS``).
+def chosen_variant(choice: dict[str, str], model: str) -> str:
+    """The variant ``choice`` gives ``model``: its own entry, else ``*``, else fp32."""
+    return choice.get(model, choice.get("*", "fp32"))
 
-    Read with getattr so this works before the settings grow the ``model_variants`` field;
-    a model not named there runs fp32.
-    """
-    return parse_variant_choice(str(getattr(settings, "model_variants", "") or ""))
+
+def variant_choice(settings: Settings) -> dict[str, str]:
+    """The per-model precision chosen in the settings (``PROOFING_MODEL_VARIANTS``);
+    a model not named there runs fp32."""
+    return parse_variant_choice(settings.model_variants)

@@ -12,9 +12,13 @@ Builders:
   (onnxconverter-common).
 - ``int8-dynamic``: per-channel int8 weights, activations quantised on the fly.
 - ``int8``: static QDQ int8 calibrated with percentile ranges on the given inputs.
-For both int8 builders, layers that break are found by measurement: while the minimum
-cosine to fp32 on held-out inputs is below the target, the next convolution from the
-input side stays in float; every attempt is kept in the record.
+For both int8 builders, layers that break are found by measurement (``search=True``):
+each block (a convolution or Gemm with the activations after it) is kept in float on its
+own and the rise of the minimum cosine to fp32 on held-out faces is measured; blocks then
+go back to float in order of that gain, re-measured each time, until the target is met
+(:func:`_search_float_blocks`). Every measurement is kept in the record; the result goes
+into the manifest as the variant's recipe (``[models.NAME.int8] keep_float = [...]``),
+which later builds apply directly and re-check on the held-out faces.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -75,6 +79,12 @@ def load_built_variant(name: str, variant: str, registry: Registry) -> Path:
             f"variant {variant} of {name!r} was built from another model "
             f"({record.get('source_sha256')}); {hint}"
         )
+    wanted = recipe(registry, name, variant)
+    if wanted is not None and list(record.get("builder", {}).get("kept_in_float", [])) != wanted:
+        raise ModelNotFound(
+            f"variant {variant} of {name!r} was built with other float layers than the manifest's "
+            f"recipe; {hint}"
+        )
     digest = sha256_of(model_path)
     if digest != record.get("sha256"):
         raise ModelHashMismatch(f"{name}.{variant}", model_path, str(record.get("sha256")), digest)
@@ -112,14 +122,76 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray((an * bn).sum(axis=1))
 
 
-def _float_candidates(model: object) -> list[str]:
-    """Layers to try keeping in float, in order: convolutions from the input side.
+def float_blocks(model: object) -> list[list[str]]:
+    """Node groups that can be kept in float together: each Conv / Gemm / MatMul with the
+    nodes after it up to the next one (its BatchNorm, PRelu, ...); nodes before the first
+    convolution (input scaling) form the first group.
 
-    The first layers see raw 0..255 pixels with a wide, skewed range; on SFace the search
-    measured that keeping the output-side Gemm or last conv in float changed nothing,
-    while the first depthwise conv (conv_2_dw) took the minimum cosine from 0.972 to 0.988.
+    Whole blocks, not single nodes: in QDQ a tensor between a float node and a quantised
+    one is still quantised, so excluding a Conv alone leaves its output rounded to 8 bits
+    (measured on SFace: excluding any single PRelu changed nothing at all).
     """
-    return [n.name for n in model.graph.node if n.op_type == "Conv"]  # type: ignore[attr-defined]
+    blocks: list[list[str]] = [[]]
+    for n in model.graph.node:  # type: ignore[attr-defined]
+        if n.op_type in ("Conv", "Gemm", "MatMul") and blocks[-1]:
+            blocks.append([])
+        blocks[-1].append(n.name)
+    return [b for b in blocks if b]
+
+
+def _search_float_blocks(
+    fp32: Path,
+    holdout: Sequence[np.ndarray],
+    quantize: Callable[[list[str], Path], None],
+    min_cosine: float,
+    max_steps: int,
+    tmp: Path,
+) -> tuple[list[str], list[dict[str, object]]]:
+    """Which blocks to keep in float, by measured minimum cosine to fp32 on ``holdout``.
+
+    1. Sensitivity: quantise once per block with only that block in float and measure
+       how much the minimum cosine rises (a full greedy search would repeat this at every
+       step: N quantisations per step, too slow for a build on a small CPU).
+    2. Keep blocks in float in order of that measured gain, re-measuring after each one,
+       until the target is met or ``max_steps`` blocks are in float; the prefix with the
+       best minimum wins (more float is not always better: rounding errors partly cancel).
+    Returns the chosen node names and every measurement.
+    """
+    import onnx
+
+    reference = _run(fp32, holdout)
+    blocks = float_blocks(onnx.load(str(fp32)))
+    attempt = tmp / "attempt.onnx"
+
+    def score(exclude: list[str]) -> tuple[float, float]:
+        quantize(exclude, attempt)
+        cos = _cosines(reference, _run(attempt, holdout))
+        return float(cos.min()), float(cos.mean())
+
+    base_min, base_mean = score([])
+    steps: list[dict[str, object]] = [{"kept_in_float": [], "cos_min": base_min, "cos_mean": base_mean}]
+    if base_min >= min_cosine:
+        return [], steps
+    gains = []
+    for block in blocks:
+        bmin, bmean = score(block)
+        gains.append({"block": block[0], "nodes": block, "cos_min": bmin, "cos_mean": bmean})
+    steps.append({"sensitivity": [{k: g[k] for k in ("block", "cos_min", "cos_mean")} for g in gains]})
+    ranked = sorted(
+        (g for g in gains if float(g["cos_min"]) > base_min),  # type: ignore[arg-type]
+        key=lambda g: (-float(g["cos_min"]), -float(g["cos_mean"])),  # type: ignore[arg-type]
+    )
+    best: tuple[float, list[str]] = (base_min, [])
+    chosen: list[str] = []
+    for g in ranked[:max_steps]:
+        chosen = chosen + list(g["nodes"])  # type: ignore[call-overload]
+        cmin, cmean = score(chosen)
+        steps.append({"kept_in_float": list(chosen), "cos_min": cmin, "cos_mean": cmean})
+        if cmin > best[0]:
+            best = (cmin, list(chosen))
+        if cmin >= min_cosine:
+            break
+    return best[1], steps
 
 
 class _Reader:
@@ -133,7 +205,12 @@ class _Reader:
 
 
 def _quantize_static(
-    fp32: Path, out: Path, calib: Sequence[np.ndarray], exclude: list[str], percentile: float
+    fp32: Path,
+    out: Path,
+    calib: Sequence[np.ndarray],
+    exclude: list[str],
+    percentile: float,
+    cache: Path | None = None,
 ) -> None:
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -150,6 +227,9 @@ def _quantize_static(
         nodes_to_exclude=exclude,
         calibrate_method=CalibrationMethod.Percentile,
         extra_options={"CalibPercentile": percentile},
+        # Ranges depend only on the float model and the inputs: computed once per build,
+        # reused by every attempt of the search.
+        calibration_cache_path=str(cache) if cache else None,
     )
 
 
@@ -161,6 +241,14 @@ def _quantize_dynamic(fp32: Path, out: Path, exclude: list[str]) -> None:
     )
 
 
+def recipe(registry: Registry, name: str, variant: str) -> list[str] | None:
+    """The manifest's measured list of nodes to keep in float for ``variant``, if any."""
+    table = registry.spec(name).extra.get(variant)
+    if isinstance(table, dict) and isinstance(table.get("keep_float"), list):
+        return [str(n) for n in table["keep_float"]]
+    return None
+
+
 def build_variant(
     name: str,
     variant: str,
@@ -169,13 +257,17 @@ def build_variant(
     holdout: Sequence[np.ndarray] = (),
     calibration_source: dict[str, object] | None = None,
     min_cosine: float = 0.99,
-    max_float_convs: int = 6,
+    search: bool = False,
+    keep_float: Sequence[str] | None = None,
+    max_steps: int = 10,
     percentile: float = 99.999,
 ) -> VariantRecord:
     """Build ``variant`` of ``name`` into the cache and record it; returns the record.
 
     ``calibration`` (static int8) and ``holdout`` (measured cosine to fp32) are model
-    input tensors, already preprocessed the way the model's stage feeds it.
+    input tensors, already preprocessed the way the model's stage feeds it. int8 keeps in
+    float the nodes of ``keep_float``, else the manifest's recipe; ``search=True`` (needs
+    ``holdout``) measures which blocks to keep instead (see the module docstring).
     """
     import onnx
 
@@ -183,6 +275,8 @@ def build_variant(
         raise ValueError(f"cannot build {variant!r}; buildable: {', '.join(BUILT_VARIANTS)}")
     if variant == "int8" and not calibration:
         raise ValueError("static int8 needs calibration inputs")
+    if search and not holdout:
+        raise ValueError("the float-layer search needs held-out inputs")
     spec = registry.spec(name)
     source = registry.resolve(name)
     out, record_path = _paths(name, variant, registry)
@@ -210,32 +304,25 @@ def build_variant(
                 quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
                 fp32 = pre
                 builder["pre_process"] = "onnxruntime quant_pre_process (Conv+BN folded)"
-            reference = _run(fp32, holdout) if holdout else None
-            convs = _float_candidates(onnx.load(str(fp32)))
-            attempts = []
-            exclude: list[str] = []
-            best: tuple[float, int] = (-2.0, 0)
-            for k in range(0, max_float_convs + 1):
-                exclude = convs[:k]
-                attempt = Path(tmp) / f"attempt{k}.onnx"
+            cache = Path(tmp) / "ranges.json"
+
+            def quantize(exclude: list[str], dest: Path) -> None:
                 if variant == "int8":
-                    _quantize_static(fp32, attempt, calibration, exclude, percentile)
+                    _quantize_static(fp32, dest, calibration, exclude, percentile, cache)
                 else:
-                    _quantize_dynamic(fp32, attempt, exclude)
-                if reference is None:
-                    best = (0.0, k)
-                    break
-                cos = _cosines(reference, _run(attempt, holdout))
-                attempts.append(
-                    {"float_convs": exclude, "cos_min": float(cos.min()), "cos_mean": float(cos.mean())}
+                    _quantize_dynamic(fp32, dest, exclude)
+
+            if search:
+                exclude, steps = _search_float_blocks(fp32, holdout, quantize, min_cosine, max_steps, Path(tmp))
+                measured["search"] = steps
+                builder["kept_in_float_from"] = "search (greedy over blocks, min cosine to fp32 on the holdout)"
+            else:
+                listed = list(keep_float) if keep_float is not None else recipe(registry, name, variant)
+                exclude = listed or []
+                builder["kept_in_float_from"] = (
+                    "argument" if keep_float is not None else "manifest recipe" if listed else "none"
                 )
-                if float(cos.min()) > best[0]:
-                    best = (float(cos.min()), k)
-                if cos.min() >= min_cosine:
-                    break
-            # Target unmet: keep the attempt with the best minimum, not merely the last one.
-            exclude = convs[: best[1]]
-            shutil.move(str(Path(tmp) / f"attempt{best[1]}.onnx"), str(tmp_out))
+            quantize(exclude, tmp_out)
             if variant == "int8":
                 builder.update(
                     tool="onnxruntime.quantization.quantize_static QDQ per-channel, QUInt8 act / QInt8 weights",
@@ -245,12 +332,15 @@ def build_variant(
             else:
                 builder["tool"] = "onnxruntime.quantization.quantize_dynamic per-channel QInt8 weights"
             builder["kept_in_float"] = list(exclude)
-            measured["search"] = attempts
         if holdout:
             ref = _run(fp32, holdout)
             cos = _cosines(ref, _run(tmp_out, holdout))
             measured.update(
-                holdout=len(holdout), cos_to_fp32_min=float(cos.min()), cos_to_fp32_mean=float(cos.mean())
+                holdout=len(holdout),
+                cos_to_fp32_min=float(cos.min()),
+                cos_to_fp32_mean=float(cos.mean()),
+                meets_min_cosine=bool(cos.min() >= min_cosine),
+                min_cosine_target=min_cosine,
             )
         shutil.move(str(tmp_out), str(out))
     calib: dict[str, object] = dict(calibration_source or {})

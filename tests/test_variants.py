@@ -1,0 +1,60 @@
+"""The precision setting picks the variant that runs, and results name it exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from proofing.settings import Settings
+
+
+def test_setting_parses_into_a_per_model_choice() -> None:
+    from proofing.face.compare import FaceOptions
+    from proofing.runtime.onnx import variant_choice
+
+    s = Settings(model_variants="sface=int8, yunet_dynamic=fp16")
+    assert variant_choice(s) == {"sface": "int8", "yunet_dynamic": "fp16"}
+    opts = FaceOptions.from_settings(s)
+    assert opts.embed.variant == "int8"
+    assert opts.detect.variant == "fp16"
+    assert opts.ensemble_variant == "fp32"  # "yunet" not named: the manifest's fp32
+    every = FaceOptions.from_settings(Settings(model_variants="*=fp16,sface=fp32"))
+    assert (every.detect.variant, every.ensemble_variant, every.embed.variant) == ("fp16", "fp16", "fp32")
+    assert FaceOptions.from_settings(Settings()).embed.variant == "fp32"
+
+
+@pytest.mark.parametrize("bad", ["sface=int4", "sface", "=int8"])
+def test_malformed_setting_is_an_error_not_fp32(bad: str) -> None:
+    from proofing.runtime.onnx import variant_choice
+
+    with pytest.raises(ValueError):
+        variant_choice(Settings(model_variants=bad))
+
+
+def test_environment_setting_reaches_the_face_stage(
+    models_dir: Path, data_dir: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PROOFING_MODEL_VARIANTS alone (no options passed) decides which bytes embed, and the
+    result reports that variant's name and full sha256 (the one in its build record)."""
+    import numpy as np
+
+    from proofing.face.compare import compare_faces
+    from proofing.runtime import default_registry
+    from proofing.runtime.onnx import clear_sessions
+    from proofing.runtime.variants import build_variant
+
+    rec = build_variant("sface", "fp16", default_registry())
+    clear_sessions()
+    monkeypatch.setenv("PROOFING_MODEL_VARIANTS", "sface=fp16")
+    try:
+        nl = shared_data / "emrtd/specimens/nl_specimen_2006/DG2_face_extracted.jp2"
+        r = compare_faces(nl, shared_data / "mrz/images/98_pass-nld.jpg")
+        d = r.to_dict()
+        assert d["models"]["embedder"].startswith(f"sface:fp16:{rec.sha256[:12]}")
+        assert d["model_files"]["embedder"] == {"name": "sface", "variant": "fp16", "sha256": rec.sha256}
+        assert d["model_files"]["detector"]["variant"] == "fp32"
+        assert r.similarity is not None and np.isfinite(r.similarity)
+        assert "THRESHOLD_NOT_CALIBRATED_FOR_MODEL" in r.reason_codes  # the policy names fp32
+    finally:
+        clear_sessions()
