@@ -7,6 +7,7 @@ stays fast.
 
 from __future__ import annotations
 
+from proofing.cli import bench as _bench  # noqa: F401
 from proofing.cli import chip_read as _chip_read  # noqa: F401
 from proofing.cli import chip_verify as _chip_verify  # noqa: F401
 from proofing.cli import demo as _demo  # noqa: F401
@@ -18,6 +19,7 @@ from proofing.cli import mrz as _mrz  # noqa: F401  (registers commands)
 from proofing.cli import review as _review  # noqa: F401
 from proofing.cli import serve as _serve  # noqa: F401
 from proofing.cli import verify as _verify  # noqa: F401
+from proofing.cli import worker as _worker  # noqa: F401
 from proofing.cli.app import app
 
 

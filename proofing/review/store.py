@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from proofing.review.crypto import Keyring, keyring_from_settings
-from proofing.review.storage import BlobStorage, FilesystemStorage
+from proofing.review.storage import BlobStorage, storage_from_settings
 from proofing.settings import Settings, get_settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -131,7 +131,7 @@ def open_store(
         store = ReviewStore(
             engine=engine,
             keyring=keyring or keyring_from_settings(settings),
-            storage=storage or FilesystemStorage(settings.data_dir / "evidence"),
+            storage=storage or storage_from_settings(settings),
             clock=clock or utcnow,
         )
     except BaseException:

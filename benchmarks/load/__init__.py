@@ -1,0 +1,1 @@
+"""Load and soak benchmark of ``proofing serve`` with whole applicant sessions over HTTP."""
