@@ -321,14 +321,20 @@ def compare_faces(
     reference: ImageInput,
     policy: FacePolicy | None = None,
     opts: FaceOptions | None = None,
+    *,
+    probe_analysis: FaceAnalysis | None = None,
 ) -> MatchResult:
-    """Compare the largest face of ``probe`` (selfie) with that of ``reference`` (DG2, page)."""
+    """Compare the largest face of ``probe`` (selfie) with that of ``reference`` (DG2, page).
+
+    ``probe_analysis``: the probe already analysed with the same policy and options (a
+    session compares one selfie with two references; detecting and embedding it twice
+    would double the cost)."""
     policy = policy or load_policy()
     opts = opts or FaceOptions.from_settings()
     models = model_versions(opts)  # creates and warms the sessions outside the timings
     files = model_files(opts)
     t0 = time.perf_counter()
-    a = analyse_face(probe, policy, opts)
+    a = probe_analysis if probe_analysis is not None else analyse_face(probe, policy, opts)
     b = analyse_face(reference, policy, opts)
     codes = [f"PROBE_{c}" for c in a.codes] + [f"REFERENCE_{c}" for c in b.codes]
     if policy.calibrated_for and policy.calibrated_for != models["embedder"]:

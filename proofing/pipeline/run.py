@@ -102,15 +102,16 @@ def run_session(evidence: SessionEvidence, ctx: PipelineContext | None = None) -
         st["face_page"] = _images_unusable("face_page", selfie_codes)
     else:
         st["liveness"] = guarded("liveness", lambda: stages.liveness_stage(selfie, ctx))
+        analysed: dict[int, object] = {}  # the selfie frames' faces, shared by both matches
 
         def primary() -> StageResult:
             missing = "no chip portrait: the chip was not read" if chip is None else "the chip has no DG2 portrait"
-            return stages.face_stage("face_chip", selfie, stages.chip_portrait(chip), missing, ctx)
+            return stages.face_stage("face_chip", selfie, stages.chip_portrait(chip), missing, ctx, analysed)
 
         def secondary() -> StageResult:
             page = crop_page_portrait(doc) if doc and selfie else None
             missing = "no portrait found on the document page" if doc else "no usable document image"
-            return stages.face_stage("face_page", selfie, page, missing, ctx)
+            return stages.face_stage("face_page", selfie, page, missing, ctx, analysed)
 
         st["face_chip"] = guarded("face_chip", primary)
         st["face_page"] = guarded("face_page", secondary)

@@ -217,11 +217,14 @@ def liveness_outcome(r: Any) -> tuple[list[str], dict[str, float]]:
 
 
 def face_stage(
-    name: str, probes: list[np.ndarray], reference: np.ndarray | None, missing: str, ctx: PipelineContext
+    name: str, probes: list[np.ndarray], reference: np.ndarray | None, missing: str, ctx: PipelineContext,
+    analysed: dict[int, Any] | None = None,
 ) -> StageResult:
     """Compare the selfie with a reference portrait; tries up to ``max_probe_frames`` frames
-    (middle of the burst first) until one shows a usable face."""
-    from proofing.face.compare import UNDETERMINED, compare_faces
+    (middle of the burst first) until one shows a usable face. ``analysed`` carries each
+    probe frame's face analysis from one face stage to the next."""
+    from proofing.face.compare import UNDETERMINED, analyse_face, compare_faces
+    from proofing.face.policy import load_policy
 
     if not probes:
         return StageResult.not_performed(name, "no selfie frames were supplied")
@@ -230,8 +233,12 @@ def face_stage(
     t0 = time.perf_counter()
     order = _probe_order(len(probes))[: max(1, ctx.max_probe_frames)]
     r = None
+    policy = ctx.face_policy or load_policy()
     for i in order:
-        r = compare_faces(probes[i], reference, ctx.face_policy, ctx.face_options)
+        if analysed is not None and i not in analysed:
+            analysed[i] = analyse_face(probes[i], policy, ctx.face_options)
+        r = compare_faces(probes[i], reference, policy, ctx.face_options,
+                          probe_analysis=analysed.get(i) if analysed is not None else None)
         if r.decision != UNDETERMINED:
             break
     assert r is not None
