@@ -30,12 +30,9 @@ SPECIMENS = [
 
 #: Specimens the reader does not get exactly right yet (strict: an unexpected pass fails,
 #: so this list must shrink as the reader improves).
-XFAIL = {
-    # 275x184 thumbnail, MRZ characters ~5 px high. Both check-digit lines read right, but
-    # the name line comes out as ERIKSSOX / NARIA (N->X, M->N): names carry no check digit,
-    # so nothing in the MRZ can catch it.
-    "25_pass-uto.jpg": "5 px characters: N/M misread in the name, which no check digit covers",
-}
+#: (Empty: 25_pass-uto.jpg, a 275x184 thumbnail with ~5 px characters, reads since crops
+#: enlarged more than 2.5x are smoothed; see proofing.mrz.locate._render.)
+XFAIL: dict[str, str] = {}
 
 _cache: dict[tuple[str, str], MrzResult] = {}
 

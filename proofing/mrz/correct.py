@@ -33,7 +33,12 @@ LETTER_FOR = {"0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
 
 #: The sex field holds M, F, X or '<' and no check digit covers it; these are the usual
 #: misreads of M and F in OCR-B.
-SEX_FOR = {"N": "M", "H": "M", "W": "M", "E": "F", "P": "F"}
+SEX_FOR = {"N": "M", "H": "M", "W": "M", "R": "M", "K": "M", "E": "F", "P": "F"}
+
+#: Further shapes a blurred OCR-B letter of a state code is read as (an '8' for an 'S', a
+#: 'P' for a 'D'). Tried only on a code that is not in the ICAO list, and kept only when
+#: exactly one known code results.
+CODE_LOOKALIKES = {"8": "S", "5": "S", "P": "D", "D": "P", "R": "H", "M": "W"}
 
 #: At most this many characters are changed to satisfy one check digit.
 MAX_CHANGES_PER_CHECK = 2
@@ -99,6 +104,25 @@ def _by_field_type(layout: Layout, grid: list[list[str]], out: list[Correction])
     for name in ("issuing_state", "nationality"):
         _fix_code(layout, grid, name, out)
     _fix_name_tail(layout, grid, out)
+    _fix_name_noise(layout, grid, out)
+
+
+def _fix_name_noise(layout: Layout, grid: list[list[str]], out: list[Correction]) -> None:
+    """Letters after a run of three or more fillers that follows the name are not a name
+    component (ICAO 9303 separates components by one filler, primary from secondary
+    identifiers by two; longer runs only pad the field's end): they are glare or paper
+    texture read as text, so they become fillers again."""
+    f = layout.field("name")
+    row = grid[f.line]
+    text = "".join(row[f.start : f.end])
+    stripped = text.lstrip("<")
+    start = f.start + len(text) - len(stripped)
+    run = stripped.find("<<<")
+    if not stripped or run < 0:
+        return
+    for pos in range(start + run + 3, f.end):
+        if row[pos] != "<":
+            _set(layout, grid, f.line, pos, "<", "field_type", out)
 
 
 def _fix_code(layout: Layout, grid: list[list[str]], name: str, out: list[Correction]) -> None:
@@ -108,12 +132,18 @@ def _fix_code(layout: Layout, grid: list[list[str]], name: str, out: list[Correc
     code = "".join(grid[f.line][f.start : f.end])
     if is_known_code(code):
         return
-    options = [ch + alternatives(ch) for ch in code]
+    options = [ch + alternatives(ch) + CODE_LOOKALIKES.get(ch, "") for ch in code]
     found = {"".join(c) for c in product(*options) if is_known_code("".join(c))}
     found = {c for c in found if "<" not in c.rstrip("<")}  # fillers only pad at the end
     direct = "".join(LETTER_FOR.get(ch, ch) for ch in code)
     if len(found) > 1 and direct in found:
         found = {direct}  # 'GB0': GBO and GBD both exist; 0 is read for O more often than D
+    other = "nationality" if name == "issuing_state" else "issuing_state"
+    if len(found) > 1 and any(f.name == other for f in layout.fields):
+        g = layout.field(other)
+        twin = "".join(grid[g.line][g.start : g.end])
+        if twin in found:
+            found = {twin}  # 'PRL' for PHL or PRI: most documents are issued to nationals
     if len(found) == 1:
         fixed = found.pop()
         for i, ch in enumerate(fixed):
@@ -123,7 +153,8 @@ def _fix_code(layout: Layout, grid: list[list[str]], name: str, out: list[Correc
 def _fix_name_tail(layout: Layout, grid: list[list[str]], out: list[Correction]) -> None:
     """Fillers misread as 'K' in the trailing filler run of the name ('ANNA<<<K<<' -> 'ANNA<<<<<<').
 
-    Only K's preceded by a filler are touched, so a name that ends in K keeps it.
+    Only K's between fillers are touched, so a name that ends in K keeps it, and so does a
+    one-letter secondary identifier 'K' at the end of the field ('SMITH<<K').
     """
     f = layout.field("name")
     row = grid[f.line]
@@ -135,7 +166,7 @@ def _fix_name_tail(layout: Layout, grid: list[list[str]], out: list[Correction])
     tail = row[i : f.end]
     if tail.count("<") >= 2:
         for pos in range(i, f.end):
-            if row[pos] == "K":
+            if row[pos] == "K" and pos + 1 < f.end:
                 _set(layout, grid, f.line, pos, "<", "field_type", out)
 
 

@@ -252,7 +252,7 @@ def _compatible(a: _Blob, b: _Blob, pitches: int = 1) -> bool:
     thick = (a.thick + b.thick) / 2
     if abs(a.angle - b.angle) > math.radians(5):
         return False
-    if not 0.7 <= a.length / b.length <= 1 / 0.7:
+    if not 0.55 <= a.length / b.length <= 1 / 0.55:
         return False
     if not 0.55 <= a.thick / b.thick <= 1 / 0.55:
         return False
@@ -264,7 +264,11 @@ def _compatible(a: _Blob, b: _Blob, pitches: int = 1) -> bool:
     lo, hi = PITCH_RANGE
     if not lo * pitches * thick <= across <= hi * pitches * thick:
         return False
-    return abs(along) <= 0.15 * max(a.length, b.length)
+    # Centred on each other, or (lines of one zone broken up differently, e.g. a filler run
+    # that did not fuse) sharing a left or a right end: MRZ lines are left-aligned.
+    tol = 0.15 * max(a.length, b.length)
+    half = (a.length - b.length) / 2
+    return min(abs(along), abs(along - half), abs(along + half)) <= tol
 
 
 def _score(group: list[_Blob]) -> float:
@@ -340,15 +344,19 @@ def _quad(group: list[_Blob], scale: float, quarter: int, score: float, src_h: i
     return _Quad(src, out_w, out_h, angle, score, n_lines, geo_score=score)
 
 
-def _verified(grey: np.ndarray, q: _Quad, reach: float = 1.9 * TARGET_CHAR_HEIGHT, retried: bool = False) -> _Quad:
+def _verified(grey: np.ndarray, q: _Quad, reach: float = 1.9 * TARGET_CHAR_HEIGHT, retried: bool = False,
+              side: float = 0.0) -> _Quad:
     """Check the zone on a small crop, enlarged by ``reach`` (a line pitch) and a margin on
     every side, and snap it to the run of MRZ-like text lines found there: a line the
     grouping missed (a TD1 line broken up by blur or glare) is taken in, a neighbouring
     text line is not. A run cut by the crop's edge means the blob was short or the
-    character height underestimated: the check is redone once, reaching three measured
-    lines up and down and a third of the width sideways."""
+    character height underestimated: the check is redone once, reaching two line pitches
+    up and down and a third of the width sideways. So is a check that finds evenly spaced
+    characters running off the crop but no whole line: the blob held only part of a line
+    (wide letter spacing, a filler run that did not fuse), so it reaches 20 character
+    heights sideways."""
     f = VERIFY_CHAR_HEIGHT / TARGET_CHAR_HEIGHT
-    ex = (0.35 * q.out_w + reach) if retried else (0.08 * q.out_w + TARGET_CHAR_HEIGHT)
+    ex = max(0.35 * q.out_w + reach, side) if retried else (0.08 * q.out_w + TARGET_CHAR_HEIGHT)
     ey = reach
     big_w, big_h = q.out_w + 2 * ex, q.out_h + 2 * ey
     rect = np.array([(0, 0), (q.out_w - 1, 0), (q.out_w - 1, q.out_h - 1), (0, q.out_h - 1)], np.float32)
@@ -366,6 +374,13 @@ def _verified(grey: np.ndarray, q: _Quad, reach: float = 1.9 * TARGET_CHAR_HEIGH
     bands = band_stats(small, VERIFY_CHAR_HEIGHT)
     run = _mrz_run(bands, (ey * f, (ey + q.out_h) * f), VERIFY_CHAR_HEIGHT)
     n_ok = sum(b.mrz for b in bands if ey * f <= (b.top + b.bottom) / 2 <= (ey + q.out_h) * f)
+    partial = [b for b in bands if b.regular and (b.x0 <= 2 or b.x1 >= sw - 3)
+               and ey * f <= (b.top + b.bottom) / 2 <= (ey + q.out_h) * f]
+    if not run and partial and not retried:
+        # Evenly spaced characters running off the crop: the blob held only part of a line
+        # (a filler run or wide letter spacing that did not fuse). Look wider once.
+        band_h = float(np.median([b.bottom - b.top for b in partial])) / f
+        return _verified(grey, q, reach=max(reach, 4.5 * band_h), retried=True, side=20 * band_h)
     if not run:
         return _Quad(q.src, q.out_w, q.out_h, q.angle, q.score + 0.5 * min(n_ok, 1), q.n_lines,
                      False, (), q.geo_score)
@@ -373,7 +388,7 @@ def _verified(grey: np.ndarray, q: _Quad, reach: float = 1.9 * TARGET_CHAR_HEIGH
     cut = run[0].top <= 1 or run[-1].bottom >= sh - 2 or min(b.x0 for b in run) <= 2 \
         or max(b.x1 for b in run) >= sw - 3
     if cut and not retried:
-        return _verified(grey, q, reach=max(reach, 3 * band_h), retried=True)
+        return _verified(grey, q, reach=max(reach, 4.5 * band_h), retried=True)
     c = VERIFY_CHAR_HEIGHT
     # Horizontally, keep at least what the blobs covered: faint filler runs at a line's
     # end can drop out of the character chain but not out of the closed blob.
@@ -387,7 +402,7 @@ def _verified(grey: np.ndarray, q: _Quad, reach: float = 1.9 * TARGET_CHAR_HEIGH
     corners = cv2.transform(corners[None], cv2.invertAffineTransform(rot))[0]
     src = cv2.perspectiveTransform(corners[None], small_to_src)[0]
     # Re-scale so the glyphs measured in the bands, not the blob estimate, are TARGET high.
-    k = min(1.6, max(0.6, TARGET_CHAR_HEIGHT / max(band_h, 1.0))) / f
+    k = min(2.5, max(0.35, TARGET_CHAR_HEIGHT / max(band_h, 1.0))) / f
     out_w, out_h = round((x1 - x0) * k), round((y1 - y0) * k)
     full_bands = tuple((round((b.top - y0) * k), round((b.bottom - y0) * k)) for b in run)
     # Still cut after reaching further: part of the zone lies outside, so this is at best
@@ -449,8 +464,19 @@ def _mrz_run(bands: list[TextBand], rows: tuple[float, float], char_h: float) ->
     return best
 
 
+#: Enlargement from the photo to the crop above which the crop is smoothed (see _render).
+SMOOTH_ABOVE_ZOOM = 2.5
+
+
 def _render(grey: np.ndarray, q: _Quad) -> Candidate:
+    """Cut the zone at OCR size. Characters a few pixels high (a low-resolution or distant
+    photo) come out of a large enlargement as blocks with JPEG edges, which tesseract reads
+    as corners (N for M, 8 for S): a Gaussian a quarter of the zoom wide restores the
+    smooth strokes it was trained on."""
     crop = _warp(grey, q.src, q.out_w, q.out_h, cv2.INTER_CUBIC)
+    zoom = q.out_w / max(float(np.linalg.norm(q.src[1] - q.src[0])), 1.0)
+    if zoom > SMOOTH_ABOVE_ZOOM:
+        crop = cv2.GaussianBlur(crop, (0, 0), 0.25 * zoom)
     char_h = float(np.median([b - a for a, b in q.bands])) if q.bands else float(TARGET_CHAR_HEIGHT)
     return Candidate(crop=crop, box=q.src, angle=q.angle, score=q.score, n_lines=q.n_lines,
                      char_height=char_h, line_bands=q.bands, verified=q.verified)
@@ -494,6 +520,9 @@ class TextBand:
     mrz: bool  # 24-50 characters of equal height at a constant pitch
     x0: float
     x1: float
+    #: A chain of 12+ evenly spaced characters, even if too short for a whole MRZ line (the
+    #: candidate may hold only part of the line).
+    regular: bool = False
 
 
 def band_stats(crop: np.ndarray, char_h: float = TARGET_CHAR_HEIGHT) -> list[TextBand]:
@@ -506,7 +535,7 @@ def band_stats(crop: np.ndarray, char_h: float = TARGET_CHAR_HEIGHT) -> list[Tex
         _, _, stats, _ = cv2.connectedComponentsWithStats(mask[a:b], connectivity=8)
         hb = b - a
         comps = [st for st in stats[1:] if st[3] >= 0.3 * hb and st[2] <= 1.3 * hb and st[4] >= 3]
-        mrz, x0, x1 = False, 0.0, 0.0
+        mrz, x0, x1, regular_chain = False, 0.0, 0.0, False
         if len(comps) >= 12:
             order = np.argsort([st[0] + st[2] / 2 for st in comps])
             xs = np.array([comps[i][0] + comps[i][2] / 2 for i in order])
@@ -522,6 +551,7 @@ def band_stats(crop: np.ndarray, char_h: float = TARGET_CHAR_HEIGHT) -> list[Tex
                 lo, hi = edges[k], edges[k + 1] - 1
                 n_chars = (xs[hi] - xs[lo]) / pitch + 1 if hi > lo else 0
                 mrz = 24 <= n_chars <= 50 and regular >= 0.6
+                regular_chain = 12 <= n_chars <= 50 and regular >= 0.6
                 # Its extent grows by glyphs up to 4 pitches away (faint fillers), not by
                 # thin strokes (a card's frame, a table rule).
                 while lo > 0 and xs[lo] - xs[lo - 1] <= 4 * pitch and widths[lo - 1] >= 0.3 * pitch:
@@ -529,7 +559,7 @@ def band_stats(crop: np.ndarray, char_h: float = TARGET_CHAR_HEIGHT) -> list[Tex
                 while hi < len(xs) - 1 and xs[hi + 1] - xs[hi] <= 4 * pitch and widths[hi + 1] >= 0.3 * pitch:
                     hi += 1
                 x0, x1 = float(xs[lo] - pitch / 2), float(xs[hi] + pitch / 2)
-        out.append(TextBand(a, b, mrz, x0, x1))
+        out.append(TextBand(a, b, mrz, x0, x1, regular_chain))
     return out
 
 

@@ -8,15 +8,17 @@ reader escalates only while the reading is not settled: the best candidate as on
 turned by 180 degrees if that reads as noise, then the other preprocessing, then line by
 line, then the next candidates, at most ``MAX_OCR_ATTEMPTS`` calls in all. A reading is
 settled when every check digit validates as read, with no doubtful field (an unknown or
-withdrawn state code), or when two tries agree. Otherwise the reading with the most
-valid checks is returned as read, so a document printed with a wrong check digit comes
-back as printed.
+withdrawn state code), or when two tries agree. Two valid readings that disagree (in a
+name, which no check digit covers) call for a third, and three or more are voted per
+character. Otherwise the reading with the most valid checks is returned as read, so a
+document printed with a wrong check digit comes back as printed.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,7 +196,7 @@ def _read_image(image: np.ndarray, engine: Engine, timings: dict[str, float]) ->
             break
     timings["ocr"] = session.ocr_ms
     timings["parse"] = session.parse_ms
-    best = session.best
+    best = session.voted()
     if best is None or not best.result.found:
         return MrzResult(found=False, reasons=["MRZ_NOT_FOUND"], timings_ms=timings)
     result = best.result
@@ -228,6 +230,7 @@ class _Session:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.best: Reading | None = None
+        self.valid: list[Reading] = []  # every reading whose check digits all validate
         self.calls = 0
         self.valid_seen: set[tuple[str, ...]] = set()
         self.confirmed = False  # two tries gave the same valid text
@@ -235,7 +238,53 @@ class _Session:
         self.parse_ms = 0.0
 
     def done(self) -> bool:
-        return self.calls >= MAX_OCR_ATTEMPTS or self.confirmed or (self.best is not None and self.best.settled)
+        return self.calls >= MAX_OCR_ATTEMPTS or self.confirmed or (
+            self.best is not None and self.best.settled and (not self.disputed() or len(self._same()) >= 3))
+
+    def _same(self) -> list[Reading]:
+        """The best reading first, then the other valid readings of its layout."""
+        best = self.best
+        if best is None:
+            return []
+        return [best] + [r for r in self.valid if r is not best and _shape(r) == _shape(best)]
+
+    def disputed(self) -> bool:
+        """Another reading that validates says something else: check digits cannot tell
+        which is right (names, nationality and sex carry none), so a further try should
+        break the tie (see :meth:`voted`)."""
+        best = self.best
+        return best is not None and any(r.result.lines != best.result.lines for r in self.valid
+                                        if _shape(r) == _shape(best))
+
+    def voted(self) -> Reading | None:
+        """The best reading, or, where three or more valid readings of its layout disagree,
+        their per-character majority (ties keep the best reading's character), used only if
+        it validates as well and is no more doubtful."""
+        best = self.best
+        if best is None or not best.result.valid or not self.disputed():
+            return best
+        same = self._same()
+        if len(same) < 3:
+            return best
+        lines = []
+        for i, line in enumerate(best.result.lines):
+            chars = []
+            for pos, ch in enumerate(line):
+                votes = Counter(r.result.lines[i][pos] for r in same)
+                top = votes.most_common(1)[0][1]
+                chars.append(ch if votes[ch] == top else votes.most_common(1)[0][0])
+            lines.append("".join(chars))
+        if lines == best.result.lines:
+            return best
+        result = parse_lines(lines)
+        if not result.valid or _doubts(result) > _doubts(best.result):
+            return best
+        # The best reading's corrections that the vote kept.
+        result.corrections = [c for c in best.result.corrections if lines[c.line][c.position] == c.after]
+        result.raw_lines = best.result.raw_lines
+        agreement = sum(r.result.lines == lines for r in same) / len(same)
+        result.confidence = best.result.confidence * max(agreement, 0.5)
+        return Reading(result, best.mean_conf, best.refit)
 
     def attempt(self, run: Callable[[], OcrResult], expected: int = 0) -> Reading | None:
         if self.done():
@@ -250,6 +299,7 @@ class _Session:
         if reading is not None and (self.best is None or reading.key > self.best.key):
             self.best = reading
         if reading is not None and reading.result.valid:
+            self.valid.append(reading)
             text = tuple(reading.result.lines)
             if text in self.valid_seen and self.best is not None and tuple(self.best.result.lines) == text:
                 self.confirmed = True
@@ -280,6 +330,10 @@ class _Session:
             self.attempt(block(first, not binary_first), n)
             self.attempt(lambda: _by_lines(first, e), n)
         return self.done()
+
+
+def _shape(r: Reading) -> tuple[int, ...]:
+    return tuple(len(line) for line in r.result.lines)
 
 
 def _by_lines(cand: Candidate, engine: Engine) -> OcrResult:
@@ -455,8 +509,11 @@ def _fit(lines: list[OcrLine], image: np.ndarray | None, *, between_fillers_only
             confs.append([c.conf for c in ln.chars])
             centres.append([c.cx for c in ln.chars])
             continue
-        if geometry is not None:
-            text, conf, xs, line_alts = _reslot(ln, length, *geometry)
+        fitted = _merge_doubles(ln, length) if len(ln.text) > length else None
+        if fitted is None and geometry is not None:
+            fitted = _reslot(ln, length, *geometry)
+        if fitted is not None:
+            text, conf, xs, line_alts = fitted
             centres.append(xs)
             alts.extend((i, slot, ch) for slot, ch in line_alts)
         else:
@@ -527,6 +584,43 @@ def _glyph_fillers(texts: list[str], confs: list[list[float]], centres: list[lis
 DROP_COST = 0.8
 #: At most this many doubled glyphs are resolved by trying both readings (2**n parses).
 MAX_ALTERNATIVES = 4
+
+
+def _merge_doubles(line: OcrLine, length: int,
+                   ) -> tuple[str, list[float], list[float] | None, list[tuple[int, str]]] | None:
+    """A line read too long because glyphs were read twice ('0O' for one '0'): two
+    characters closer than half the line's own pitch are one glyph. Where exactly the
+    surplus is explained so, the reading centred on the glyph keeps the slot and the other
+    is returned as its alternative (check digits decide between them). None otherwise:
+    the slot alignment (:func:`_reslot`) handles the rest."""
+    chars = line.chars
+    xs = [c.cx for c in chars]
+    gaps = [b - a for a, b in zip(xs, xs[1:], strict=False)]
+    if not gaps:
+        return None
+    pitch = float(np.median(gaps))
+    close = [k for k, g in enumerate(gaps) if g < 0.5 * pitch]
+    if len(chars) - len(close) != length or any(b - a < 2 for a, b in zip(close, close[1:], strict=False)):
+        return None
+    drop = {_spurious(xs, chars, k) for k in close}
+    kept = [c for k, c in enumerate(chars) if k not in drop]
+    alts = []
+    for k in close:
+        lost = k if k in drop else k + 1
+        keeper = k + 1 if lost == k else k
+        slot = keeper - sum(d < keeper for d in drop)
+        if chars[lost].char != chars[keeper].char:
+            alts.append((slot, chars[lost].char))
+    return "".join(c.char for c in kept), [c.conf for c in kept], [c.cx for c in kept], alts
+
+
+def _spurious(xs: list[float], chars: tuple[OcrChar, ...], k: int) -> int:
+    """Of the pair k, k+1 read on one glyph, the one off the glyph's centre (halfway
+    between the neighbours); the less confident one at a line's end."""
+    if k > 0 and k + 2 < len(xs):
+        mid = (xs[k - 1] + xs[k + 2]) / 2
+        return k if abs(xs[k] - mid) > abs(xs[k + 1] - mid) else k + 1
+    return k if chars[k].conf < chars[k + 1].conf else k + 1
 
 
 def _reslot(line: OcrLine, length: int, pitch: float,
