@@ -161,6 +161,26 @@ def user_cmd(
     typer.echo(f"{name}: {role}")
 
 
+@review_app.command("password")
+def password_cmd(
+    name: str = typer.Argument(...),
+    stdin: bool = typer.Option(False, "--stdin", help="Read the password from standard input (scripts)."),
+    db: str | None = DB_OPT,
+) -> None:
+    """Set a console password (argon2id; at least 12 characters). Asks twice unless --stdin."""
+    import sys
+
+    from proofing.review.accounts import set_password
+
+    if stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _store(db) as store:  # too short: exit 2; unknown user: exit 1
+        set_password(store, name, password)
+    typer.echo(f"{name}: password set")
+
+
 @review_app.command("purge")
 def purge_cmd(
     user: str = AS_OPT,
