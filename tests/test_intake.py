@@ -263,3 +263,20 @@ def test_console_passwords(store: ReviewStore) -> None:
         verify_password(store, "erin", "correct horse battery!")
     with pytest.raises(PermissionDenied):
         verify_password(store, "nobody", "correct horse battery")
+
+
+def test_live_capture_hints(samples: object, models_dir: Path) -> None:
+    from proofing.intake import document_feedback, selfie_feedback
+
+    s, _ = samples  # type: ignore[misc]
+    doc = document_feedback(jpeg(s.page))
+    assert doc.ready and doc.details["fields"]["document_number"] == "D23145890"
+    assert doc.details["fields"]["birth_date"] == "650919"
+    assert selfie_feedback(jpeg(s.selfie[0])).ready
+    dark = np.full((480, 640, 3), 10, np.uint8)
+    assert document_feedback(jpeg(dark)).codes == ["TOO_DARK"]
+    grey = np.full((480, 640, 3), 128, np.uint8)
+    assert selfie_feedback(jpeg(grey)).codes == ["FACE_NOT_FOUND"]
+    assert "NO_MRZ" in document_feedback(jpeg(grey)).codes
+    assert selfie_feedback(b"\xff\xd8\xff broken").codes == ["IMAGE_UNREADABLE"]
+    assert selfie_feedback(b"\xff\xd8\xff broken").to_json()["messages"][0].startswith("The camera picture")

@@ -65,19 +65,29 @@ def _light(grey: np.ndarray) -> list[str]:
     return []
 
 
+def _frame(image: bytes) -> tuple[np.ndarray, np.ndarray, Feedback | None]:
+    """The decoded frame and its grey version, or the hint that stops here (unreadable, bad light)."""
+    import cv2
+
+    img = _decode(image)
+    if img is None:
+        empty = np.zeros((1, 1), np.uint8)
+        return empty, empty, Feedback(False, ["IMAGE_UNREADABLE"])
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    codes = _light(grey)
+    return img, grey, (Feedback(False, codes) if codes else None)
+
+
 def document_feedback(image: bytes) -> Feedback:
     """Locate and read the MRZ on one frame; ready when its check digits hold."""
     import cv2
 
     from proofing.mrz.reader import read_mrz
 
-    img = _decode(image)
-    if img is None:
-        return Feedback(False, ["IMAGE_UNREADABLE"])
-    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
-    codes = _light(grey)
-    if codes:
-        return Feedback(False, codes)
+    img, grey, refusal = _frame(image)
+    if refusal is not None:
+        return refusal
+    codes: list[str] = []
     result = read_mrz(img)
     if result.valid and result.fields is not None:
         f = result.fields
@@ -102,21 +112,15 @@ def document_feedback(image: bytes) -> Feedback:
 
 def selfie_feedback(image: bytes) -> Feedback:
     """One face, big enough, sharp and well lit: the same quality rules as the face stage."""
-    import cv2
-
     from proofing.face.align import align_face
     from proofing.face.detect import detect_faces
     from proofing.face.policy import load_policy
     from proofing.face.quality import assess_quality
     from proofing.runtime.registry import ModelError
 
-    img = _decode(image)
-    if img is None:
-        return Feedback(False, ["IMAGE_UNREADABLE"])
-    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
-    codes = _light(grey)
-    if codes:
-        return Feedback(False, codes)
+    img, _, refusal = _frame(image)
+    if refusal is not None:
+        return refusal
     try:
         faces = detect_faces(img)
     except ModelError:  # no face model installed: the page falls back to a manual capture
