@@ -149,26 +149,26 @@ def get_session(session_id: SessionId, info: Applicant) -> SessionState:
     return state(_live(info))
 
 
+def _upload(request: Request, session_id: str, kind: str, frames: list[UploadFile]) -> UploadAnswer:
+    settings = app_settings(request)
+    data = read_frames(frames, settings)
+    out = intake.add_frames(app_store(request), session_id, kind, data, settings=settings)
+    event("upload", session_id=session_id, kind=kind, count=len(data))
+    return UploadAnswer(status=out.status, counts=dict(out.counts))
+
+
 @router.post("/{session_id}/document", status_code=201, response_model=UploadAnswer)
 def upload_document(request: Request, session_id: SessionId, frames: Frames,
                     info: Uploader) -> UploadAnswer:
     """Frames of the passport's data page (JPEG / PNG / WebP, checked by content)."""
-    settings = app_settings(request)
-    data = read_frames(frames, settings)
-    out = intake.add_frames(app_store(request), session_id, "document", data, settings=settings)
-    event("upload", session_id=session_id, kind="document", count=len(data))
-    return UploadAnswer(status=out.status, counts=dict(out.counts))
+    return _upload(request, session_id, "document", frames)
 
 
 @router.post("/{session_id}/selfie", status_code=201, response_model=UploadAnswer)
 def upload_selfie(request: Request, session_id: SessionId, frames: Frames,
                   info: Uploader) -> UploadAnswer:
     """The selfie burst (JPEG / PNG / WebP frames, checked by content)."""
-    settings = app_settings(request)
-    data = read_frames(frames, settings)
-    out = intake.add_frames(app_store(request), session_id, "selfie", data, settings=settings)
-    event("upload", session_id=session_id, kind="selfie", count=len(data))
-    return UploadAnswer(status=out.status, counts=dict(out.counts))
+    return _upload(request, session_id, "selfie", frames)
 
 
 @router.post("/{session_id}/recapture/{kind}", status_code=201, response_model=SessionState)
