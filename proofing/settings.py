@@ -41,6 +41,8 @@ class Settings:
     evidence_keys: str | None = field(default=None, repr=False)
     #: Precision variant per model, e.g. "sface=int8,yunet=fp16" or "*=fp16"; empty: fp32.
     model_variants: str = ""
+    #: Second face embedder fused with SFace: "dlib" (ResNet, the dlib extra) or "none".
+    face_second_embedder: str = "dlib"
     #: Celery broker (e.g. redis://127.0.0.1:6379/0); unset: sessions run in-process.
     broker_url: str | None = None
     #: Where encrypted blobs live: unset for data_dir/evidence, "file:///path" or "s3://bucket/prefix".
@@ -80,6 +82,7 @@ def get_settings() -> Settings:
         mrz_ocr_lang=_env("MRZ_OCR_LANG", "ocrb") or "ocrb",
         evidence_keys=_env("EVIDENCE_KEYS"),
         model_variants=_env("MODEL_VARIANTS", "") or "",
+        face_second_embedder=_env("FACE_SECOND_EMBEDDER", "dlib") or "dlib",
         broker_url=_env("BROKER_URL"),
         storage_url=_env("STORAGE_URL"),
         signing_key=Path(k).expanduser() if (k := _env("SIGNING_KEY")) else None,

@@ -5,7 +5,7 @@
 #   EXTRAS=  scripts/install.sh   # runtime only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS="${EXTRAS-dev,bench,liveness,models}"
+EXTRAS="${EXTRAS-dev,bench,liveness,models,dlib}"
 
 APT_PACKAGES=(
   tesseract-ocr fonts-ocr-b                     # MRZ OCR; OCR-B font for rendered specimens

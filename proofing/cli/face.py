@@ -27,10 +27,15 @@ _THREADS = typer.Option(1, "--threads", min=1, help="ONNX Runtime intra-op threa
 _FLIP = typer.Option(
     None, "--flip/--no-flip", help="Also embed the mirrored crops (test-time augmentation); default: the package's."
 )
-_FAST = typer.Option(False, "--fast", help="One detector, one alignment (no landmark ensemble, no refinement).")
+_FAST = typer.Option(
+    False, "--fast", help="One detector, one alignment (no landmark ensemble, no refinement, no dlib fusion)."
+)
+_FUSION = typer.Option(
+    None, "--fusion/--no-fusion", help="Fuse dlib's ResNet with SFace (extra dlib); default: the settings'."
+)
 
 
-def _options(variants: str, threads: int, flip: bool | None, fast: bool) -> FaceOptions:
+def _options(variants: str, threads: int, flip: bool | None, fast: bool, fusion: bool | None = None) -> FaceOptions:
     """--variants wins; otherwise the settings' per-model choice; otherwise fp32."""
     from proofing.face.compare import FaceOptions
     from proofing.runtime.onnx import parse_variant_choice, variant_choice
@@ -40,7 +45,11 @@ def _options(variants: str, threads: int, flip: bool | None, fast: bool) -> Face
         choice = parse_variant_choice(variants) if variants else variant_choice(get_settings())
     except ValueError as e:
         raise fail(str(e)) from None
-    return FaceOptions.from_choice(choice, threads=threads, flip=flip, fast=fast)
+    opts = FaceOptions.from_choice(choice, threads=threads, flip=flip, fast=fast)
+    if fusion is None:
+        second = FaceOptions.from_settings().second_embedder
+        return opts if fast else replace(opts, second_embedder=second)
+    return replace(opts, second_embedder="dlib" if fusion else None)
 
 
 def _policy(path: Path | None) -> FacePolicy:
@@ -62,13 +71,14 @@ def compare(
     threads: int = _THREADS,
     flip: bool | None = _FLIP,
     fast: bool = _FAST,
+    fusion: bool | None = _FUSION,
 ) -> None:
     """Similarity of the largest face in PROBE and in REFERENCE, decision, quality, timings."""
     from proofing.face.compare import compare_faces
     from proofing.liveness import landmarker
     from proofing.runtime import ModelError
 
-    opts = _options(variants, threads, flip, fast)
+    opts = _options(variants, threads, flip, fast, fusion)
     pol = _policy(policy)
     try:
         result = compare_faces(probe, reference, pol, opts)
@@ -98,6 +108,7 @@ def _score(
     threads: int,
     flip: bool | None,
     fast: bool,
+    fusion: bool | None,
     quiet: bool,
 ) -> tuple[PairScores, VerificationReport]:
     from proofing.face.evaluate import score_pairs
@@ -105,7 +116,7 @@ def _score(
     from proofing.runtime import ModelError
 
     # Scores only: the landmarker adds quality codes, never a similarity.
-    opts = replace(_options(variants, threads, flip, fast), landmarker=False)
+    opts = replace(_options(variants, threads, flip, fast, fusion), landmarker=False)
     pol = _policy(policy)
 
     def progress(n: int, total: int) -> None:
@@ -132,12 +143,13 @@ def evaluate(
     threads: int = _THREADS,
     flip: bool | None = _FLIP,
     fast: bool = _FAST,
+    fusion: bool | None = _FUSION,
 ) -> None:
     """AUC, EER, FNMR at FMR 1e-2/1e-3/1e-4 and d' over a labelled pair list."""
     from proofing.face.compare import model_versions
 
-    scored, report = _score(pairs, policy, variants, threads, flip, fast, json_out)
-    opts = _options(variants, threads, flip, fast)
+    scored, report = _score(pairs, policy, variants, threads, flip, fast, fusion, json_out)
+    opts = _options(variants, threads, flip, fast, fusion)
     if json_out:
         print_json(
             {
@@ -189,15 +201,16 @@ def calibrate(
     threads: int = _THREADS,
     flip: bool | None = _FLIP,
     fast: bool = _FAST,
+    fusion: bool | None = _FUSION,
 ) -> None:
     """Compute thresholds at FMR 1e-2/1e-3/1e-4 (as far as the data allows) into the policy file."""
     from proofing.face.calibrate import write_match_policy
     from proofing.face.compare import model_versions
     from proofing.face.policy import DEFAULT_POLICY_PATH
 
-    _, report = _score(pairs, policy, variants, threads, flip, fast, False)
+    _, report = _score(pairs, policy, variants, threads, flip, fast, fusion, False)
     target = policy or DEFAULT_POLICY_PATH
-    opts = _options(variants, threads, flip, fast)
+    opts = _options(variants, threads, flip, fast, fusion)
     embedder = model_versions(opts)["embedder"]
     try:
         op = write_match_policy(target, report, embedder, _describe(pairs), operating_point)

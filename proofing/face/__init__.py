@@ -1,5 +1,6 @@
 """Face stage: detect (YuNet, five landmarks) -> align (ArcFace 112x112) -> quality ->
-embed (SFace) -> cosine -> decision at a calibrated operating point.
+embed (SFace; fused with dlib's ResNet when the dlib extra is installed) -> similarity ->
+decision at a calibrated operating point.
 
 Public API: :func:`compare_faces` -> :class:`MatchResult`; :func:`analyse_face` for one
 image; :func:`score_pairs` + :func:`verification_report` for labelled pair lists;

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from proofing.face.compare import FaceAnalysis, FaceOptions, analyse_face
-from proofing.face.embed import cosine
+from proofing.face.compare import FaceAnalysis, FaceOptions, analyse_face, similarity
 from proofing.face.policy import FacePolicy
 
 #: Score given to a pair with a missed face: below every possible cosine.
@@ -66,9 +65,11 @@ def score_pairs(
     policy: FacePolicy,
     opts: FaceOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
+    root: Path | None = None,
 ) -> PairScores:
+    """``root``: the folder the CSV's paths are relative to (default: the CSV's own)."""
     pairs = read_pairs(csv_path)
-    root = csv_path.parent
+    root = root or csv_path.parent
     images = sorted({p.a for p in pairs} | {p.b for p in pairs})
     analyses: dict[str, FaceAnalysis] = {}
     for n, name in enumerate(images):
@@ -77,6 +78,6 @@ def score_pairs(
             progress(n + 1, len(images))
     scores = np.empty(len(pairs))
     for i, p in enumerate(pairs):
-        ea, eb = analyses[p.a].embedding, analyses[p.b].embedding
-        scores[i] = cosine(ea, eb) if ea is not None and eb is not None else MISSED_SCORE
+        score = similarity(analyses[p.a], analyses[p.b])
+        scores[i] = MISSED_SCORE if score is None else score
     return PairScores(tuple(pairs), scores, analyses)
