@@ -37,6 +37,8 @@ class Settings:
     shared_data_dir: Path | None = None
     #: Tesseract language for the MRZ: "ocrb" (fine-tuned OCR-B model from the registry) or "eng".
     mrz_ocr_lang: str = "ocrb"
+    #: Second MRZ OCR engine (PP-OCRv4): "off", "doubtful" or "always" (proofing/mrz/ppocr.py).
+    mrz_second_engine: str = "off"
     #: Evidence encryption keys, "id:base64key,..." (first is current); kept out of repr.
     evidence_keys: str | None = field(default=None, repr=False)
     #: Precision variant per model, e.g. "sface=int8,yunet=fp16" or "*=fp16"; empty: fp32.
@@ -80,6 +82,7 @@ def get_settings() -> Settings:
         database_url=_env("DATABASE_URL"),
         shared_data_dir=Path(shared).expanduser() if shared else None,
         mrz_ocr_lang=_env("MRZ_OCR_LANG", "ocrb") or "ocrb",
+        mrz_second_engine=(_env("MRZ_SECOND_ENGINE", "off") or "off").strip().lower(),
         evidence_keys=_env("EVIDENCE_KEYS"),
         model_variants=_env("MODEL_VARIANTS", "") or "",
         face_second_embedder=_env("FACE_SECOND_EMBEDDER", "dlib") or "dlib",

@@ -61,6 +61,31 @@ def _ours(lang: str | None) -> Callable[[Path], list[str]]:
     return run
 
 
+def _ours_second(mode: str) -> Callable[[Path], list[str]]:
+    """The reader with the second engine (PP-OCRv4) in ``mode``; the switch is set around
+    each call only, so the other columns of the same run keep the default (off)."""
+    import os
+
+    from proofing.mrz import ppocr
+
+    base = _ours(None)
+
+    def run(path: Path) -> list[str]:
+        old = os.environ.get("PROOFING_MRZ_SECOND_ENGINE")
+        os.environ["PROOFING_MRZ_SECOND_ENGINE"] = mode
+        try:
+            if ppocr.recogniser() is None:
+                raise EngineUnavailable("PP-OCRv4 model not found (pip install --no-deps rapidocr-onnxruntime==1.4.4)")
+            return base(path)
+        finally:
+            if old is None:
+                os.environ.pop("PROOFING_MRZ_SECOND_ENGINE", None)
+            else:
+                os.environ["PROOFING_MRZ_SECOND_ENGINE"] = old
+
+    return run
+
+
 def _passporteye() -> Callable[[Path], list[str]]:
     try:
         from passporteye import read_mrz
@@ -86,6 +111,9 @@ def _passporteye() -> Callable[[Path], list[str]]:
 ENGINES: dict[str, Callable[[], Callable[[Path], list[str]]]] = {
     "ours": lambda: _ours(None),
     "ours_eng": lambda: _ours("eng"),
+    # Opt-in columns (not in the default set): the second engine on doubtful readings / on all.
+    "ours_pp": lambda: _ours_second("doubtful"),
+    "ours_pp_always": lambda: _ours_second("always"),
     "passporteye": _passporteye,
 }
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-_LABEL = {"ours": "ours", "ours_eng": "ours (lang=eng)", "passporteye": "PassportEye"}
+_LABEL = {"ours": "ours", "ours_eng": "ours (lang=eng)", "passporteye": "PassportEye",
+          "ours_pp": "ours + PP-OCR (doubtful)", "ours_pp_always": "ours + PP-OCR (always)"}
 
 
 def _pct(x: float | None) -> str:
