@@ -279,3 +279,15 @@ def test_a_review_session_is_filed_with_its_reasons_and_policy_hash(kit: Kit, tm
     assert case.policy_hash == result.decision.policy_hash
     assert [r.code for r in case.reasons] == result.decision.codes
     assert {e.kind for e in case.evidence} == {"document_image", "session_record"}
+
+
+def test_required_models_follow_the_settings() -> None:
+    from proofing.pipeline.models import required_models
+    from proofing.settings import Settings
+
+    base = required_models(Settings())
+    assert {"sface", "yunet_dynamic", "minifasnet_v2", "ocrb", "dlib_resnet"} <= base
+    assert "ppocr_rec" not in base
+    assert "ppocr_rec" in required_models(Settings(mrz_second_engine="doubtful"))
+    lean = required_models(Settings(face_second_embedder="none", mrz_ocr_lang="eng"))
+    assert "dlib_resnet" not in lean and "ocrb" not in lean

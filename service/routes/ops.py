@@ -34,7 +34,7 @@ def _models(request: Request) -> dict[str, str]:
     return status
 
 
-@router.get("/readyz", summary="The store answers and every model resolves",
+@router.get("/readyz", summary="The store answers and every model the configured pipeline uses resolves",
             responses={503: {"description": "not ready; the body says which check failed"}})
 def readyz(request: Request) -> Response:
     checks: dict[str, Any] = {}
@@ -47,9 +47,12 @@ def readyz(request: Request) -> Response:
         checks["store"] = f"unreachable ({type(exc).__name__})"
         ready = False
     try:
+        from proofing.pipeline.models import required_models
+
         models = _models(request)
         checks["models"] = models
-        ready = ready and all(v == "ok" for v in models.values())
+        needed = required_models(app_settings(request))
+        ready = ready and all(models.get(name) == "ok" for name in needed)
     except Exception as exc:  # a broken manifest is also "not ready"
         checks["models"] = f"unavailable ({type(exc).__name__})"
         ready = False
