@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drop-at-read", type=int, help="leave the field at the Nth READ BINARY")
     ap.add_argument("--hide", action="append", default=[], metavar="FILE",
                     help="answer SELECT FILE with a plain 6A82 (a man in the middle hiding it)")
-    ap.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each answer")
+    ap.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each answer under secure messaging")
     ap.add_argument("--once", action="store_true", help="exit after the first connection ends")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="vchip: %(message)s")

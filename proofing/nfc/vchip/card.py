@@ -115,7 +115,10 @@ class VirtualChip:
 
     def process(self, raw: bytes) -> bytes:
         """One command APDU in, one response APDU out (raises DropConnection for that fault)."""
-        if self.faults.delay:
+        # A chip that slows down mid-read: only answers under secure messaging are delayed,
+        # so the reader's power-up and card detection (which pcscd may retry after a card
+        # left abruptly) are not, and the fault lands where a reader must handle it.
+        if self.faults.delay and self.sm is not None:
             time.sleep(self.faults.delay)
         try:
             cmd = CommandApdu.decode(raw)
