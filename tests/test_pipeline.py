@@ -278,7 +278,7 @@ def test_a_review_session_is_filed_with_its_reasons_and_policy_hash(kit: Kit, tm
     assert case.session_id == result.session_id
     assert case.policy_hash == result.decision.policy_hash
     assert [r.code for r in case.reasons] == result.decision.codes
-    assert {e.kind for e in case.evidence} == {"document_image", "session_record"}
+    assert {e.kind for e in case.evidence} == {"document_image", "page_portrait", "session_record"}
 
 
 def test_required_models_follow_the_settings() -> None:

@@ -8,7 +8,6 @@ never touches the store).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,52 +45,19 @@ def echo_session(result: SessionResult, echo: Callable[[str], None] = typer.echo
         echo(f"          applicant: {r.applicant}")
 
 
-def _png(image: object) -> bytes:
-    import cv2
-    import numpy as np
-
-    assert isinstance(image, np.ndarray)
-    ok, buf = cv2.imencode(".png", image)
-    if not ok:
-        raise ValueError("PNG encoding failed")
-    return buf.tobytes()
-
-
-def _image_bytes(source: object) -> tuple[bytes, str]:
-    if isinstance(source, bytes):
-        return source, "application/octet-stream"
-    if isinstance(source, str | Path):
-        return Path(source).read_bytes(), "application/octet-stream"
-    return _png(source), "image/png"
-
-
 def file_review_case(result: SessionResult, store: ReviewStore) -> str:
     """File the session (decision, reasons, risk, policy hash, evidence) as a case.
 
     REVIEW is queued for a reviewer; ACCEPT / REJECT are recorded as final machine
     decisions so their evidence falls under the same retention and erasure rules.
     """
-    from proofing.review import EvidenceIn, file_decision
+    from proofing.intake.process import case_evidence
+    from proofing.review import file_decision
 
     d = result.decision
     if d is None:
         raise ValueError("the session has no decision to file")
-    evidence: list[EvidenceIn] = []
-    ev = result.evidence
-    if ev is not None:
-        for src in ev.document_frames:
-            data, ctype = _image_bytes(src)
-            evidence.append(EvidenceIn("document_image", ctype, data))
-        for src in ev.selfie_frames:
-            data, ctype = _image_bytes(src)
-            evidence.append(EvidenceIn("selfie", ctype, data))
-    chip = result.stages.get("chip")
-    if chip is not None and chip.value is not None:
-        dump = chip.value[0]
-        for name, data in sorted(dump.files.items()):
-            evidence.append(EvidenceIn("chip_file", f"application/x-emrtd; name={name}", data))
-    record = json.dumps(result.to_dict(), default=str, sort_keys=True).encode()
-    evidence.append(EvidenceIn("session_record", "application/json", record))
+    evidence = case_evidence(result)
     return file_decision(store, d, session_id=result.session_id, evidence=evidence,
                          priority=round(100 * d.risk_score))
 

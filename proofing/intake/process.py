@@ -16,6 +16,7 @@ import socket
 import uuid
 from datetime import timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,7 @@ def worker_name() -> str:
 def _trust_store(paths: tuple[str, ...]) -> Any:
     from proofing.nfc.trust import load_trust_store
 
-    return load_trust_store([__import__("pathlib").Path(p) for p in paths]) if paths else None
+    return load_trust_store([Path(p) for p in paths]) if paths else None
 
 
 def default_context(settings: Settings | None = None) -> Any:
@@ -198,17 +199,20 @@ def case_evidence(result: Any) -> list[EvidenceIn]:
     from proofing.pipeline.run import load_frames
     from proofing.pipeline.stages import chip_portrait
 
-    ev = result.evidence
-    out: list[EvidenceIn] = []
-    for kind, frames in (("document_image", ev.document_frames), ("selfie", ev.selfie_frames)):
-        for data in frames:
-            out.append(EvidenceIn(kind, _sniff(data), data))
-
     def png(img: np.ndarray | None) -> bytes | None:
         if img is None:
             return None
         ok, buf = cv2.imencode(".png", img)
         return buf.tobytes() if ok else None
+
+    ev = result.evidence
+    out: list[EvidenceIn] = []
+    for kind, frames in (("document_image", ev.document_frames), ("selfie", ev.selfie_frames)):
+        for src in frames:
+            # Uploaded bytes as they came; a local run may hand over paths or decoded arrays.
+            data = src if isinstance(src, bytes) else Path(src).read_bytes() if isinstance(src, str | Path) else png(src)
+            if data:
+                out.append(EvidenceIn(kind, _sniff(data), data))
 
     chip = result.stages.get("chip")
     if chip is not None and chip.value is not None:
