@@ -47,6 +47,9 @@ def _read_bytes(source: str | Path | bytes) -> bytes:
     return data
 
 
+_EXIF_ORIENTATION = 0x0112
+
+
 def load_image(source: str | Path | bytes, *, max_side: int = WORKING_MAX_SIDE) -> np.ndarray:
     """Decode to an 8-bit BGR array (H, W, 3), EXIF orientation applied, downscaled to max_side."""
     from PIL import Image, ImageOps
@@ -62,7 +65,9 @@ def load_image(source: str | Path | bytes, *, max_side: int = WORKING_MAX_SIDE) 
                 # Let the decoder skip detail we would throw away (JPEG DCT scaling).
                 im.draft("RGB", (w // 2, h // 2))
             im.load()
-            arr = _to_bgr8(ImageOps.exif_transpose(im))
+            # exif_transpose copies the image even when there is nothing to turn.
+            turned = ImageOps.exif_transpose(im) if im.getexif().get(_EXIF_ORIENTATION, 1) != 1 else im
+            arr = _to_bgr8(turned)
     except ImageError:
         raise
     except Image.DecompressionBombError as e:
@@ -85,8 +90,12 @@ def _to_bgr8(im: object) -> np.ndarray:
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(background, rgba)
-    rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    return np.ascontiguousarray(rgb[:, :, ::-1])
+    import cv2
+
+    if im.mode == "L":
+        return cv2.cvtColor(np.asarray(im, dtype=np.uint8), cv2.COLOR_GRAY2BGR)
+    rgb = np.asarray(im if im.mode == "RGB" else im.convert("RGB"), dtype=np.uint8)
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
 def _limit_side(arr: np.ndarray, max_side: int) -> np.ndarray:
