@@ -58,3 +58,30 @@ def test_environment_setting_reaches_the_face_stage(
         assert "THRESHOLD_NOT_CALIBRATED_FOR_MODEL" in r.reason_codes  # the policy names fp32
     finally:
         clear_sessions()
+
+
+def test_int8_without_the_manifest_equalisation_is_refused(models_dir: Path, data_dir: Path) -> None:
+    """An int8 file built before (or without) the manifest's channel equalisation and bias
+    correction is rebuilt, not run; with the same recipe in its record it loads."""
+    import json
+
+    from proofing.runtime import ModelNotFound, Registry
+    from proofing.runtime.registry import sha256_of
+    from proofing.runtime.variants import _paths, equalization, load_built_variant, recipe
+    from proofing.settings import get_settings
+
+    reg = Registry.load(settings=get_settings())
+    wanted = equalization(reg, "sface", "int8")
+    if not wanted:
+        pytest.skip("the manifest names no equalisation for sface int8")
+    model_path, record_path = _paths("sface", "int8", reg)
+    model_path.parent.mkdir(parents=True)
+    model_path.write_bytes(b"int8 bytes")
+    builder = {"kept_in_float": recipe(reg, "sface", "int8") or [], "equalization_recipe": {}}
+    record = {"source_sha256": reg.spec("sface").sha256, "sha256": sha256_of(model_path), "builder": builder}
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(ModelNotFound, match="equalisation"):
+        load_built_variant("sface", "int8", reg)
+    builder["equalization_recipe"] = wanted
+    record_path.write_text(json.dumps(record))
+    assert load_built_variant("sface", "int8", reg) == model_path

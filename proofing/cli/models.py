@@ -84,17 +84,41 @@ def build(
         "--search",
         help="Measure which blocks must stay in float (greedy, slow) instead of applying the manifest's recipe.",
     ),
+    equalize: str | None = typer.Option(
+        None,
+        "--equalize",
+        help="int8: channel equalisation before quantising, none | cle | act | act:ALPHA (default: the manifest's).",
+    ),
+    bias_correction: bool | None = typer.Option(
+        None, "--bias-correction/--no-bias-correction", help="int8: empirical bias correction (default: the manifest's)."
+    ),
 ) -> None:
     """Build precision variants of NAME into the cache, each recorded with its sha256."""
     from proofing.face.calibration_data import list_images
     from proofing.runtime import ModelError, default_registry
-    from proofing.runtime.variants import build_variant
+    from proofing.runtime.variants import build_variant, equalization
 
     reg = default_registry()
     try:
         spec = reg.spec(name)
     except ModelError as e:
         raise fail(str(e)) from None
+    eq: dict[str, object] | None = None
+    if equalize is not None or bias_correction is not None:
+        eq = equalization(reg, name, "int8")
+        if equalize is not None:
+            method, _, alpha = equalize.partition(":")
+            if method not in ("none", "cle", "act"):
+                raise fail(f"--equalize {equalize!r}: expected none, cle, act or act:ALPHA")
+            eq = {k: v for k, v in eq.items() if k == "bias_correction"}
+            if method != "none":
+                eq["equalize"] = method
+            if method == "act":
+                eq["alpha"] = float(alpha or 1.0)
+        if bias_correction is not None:
+            eq.pop("bias_correction", None)
+            if bias_correction:
+                eq["bias_correction"] = True
     folder: Path | None = Path(calibration) if calibration else None
     if folder is None and spec.extra.get("calibration"):
         shared = reg.settings.shared_data_dir
@@ -110,7 +134,15 @@ def build(
     for v in variant:
         try:
             rec = build_variant(
-                name, v, reg, calib, hold, source if v == "int8" else None, min_cosine, search=search and "int8" in v
+                name,
+                v,
+                reg,
+                calib,
+                hold,
+                source if v == "int8" else None,
+                min_cosine,
+                search=search and "int8" in v,
+                equalize=eq if v == "int8" else None,
             )
         except (ModelError, ValueError, OSError) as e:
             raise fail(f"{name} {v}: {e}") from None

@@ -19,6 +19,11 @@ go back to float in order of that gain, re-measured each time, until the target 
 (:func:`_search_float_blocks`). Every measurement is kept in the record; the result goes
 into the manifest as the variant's recipe (``[models.NAME.int8] keep_float = [...]``),
 which later builds apply directly and re-check on the held-out faces.
+
+Static int8 can also rescale channels of the float graph first (``equalize``: cross-layer
+equalisation from the weights, or from calibration activation ranges) and correct the
+int8 graph's biases afterwards (``bias_correction``), see :mod:`proofing.runtime.equalize`;
+the manifest's ``[models.NAME.int8]`` table names both, and the record keeps what was done.
 """
 
 from __future__ import annotations
@@ -80,10 +85,16 @@ def load_built_variant(name: str, variant: str, registry: Registry) -> Path:
             f"({record.get('source_sha256')}); {hint}"
         )
     wanted = recipe(registry, name, variant)
-    if wanted is not None and list(record.get("builder", {}).get("kept_in_float", [])) != wanted:
+    builder = record.get("builder", {})
+    if wanted is not None and list(builder.get("kept_in_float", [])) != wanted:
         raise ModelNotFound(
             f"variant {variant} of {name!r} was built with other float layers than the manifest's "
             f"recipe; {hint}"
+        )
+    if variant == "int8" and builder.get("equalization_recipe", {}) != equalization(registry, name, variant):
+        raise ModelNotFound(
+            f"variant {variant} of {name!r} was built with another equalisation / bias correction "
+            f"than the manifest's recipe; {hint}"
         )
     digest = sha256_of(model_path)
     if digest != record.get("sha256"):
@@ -249,6 +260,24 @@ def recipe(registry: Registry, name: str, variant: str) -> list[str] | None:
     return None
 
 
+def equalization(registry: Registry, name: str, variant: str) -> dict[str, object]:
+    """The manifest's channel equalisation and bias correction for ``variant`` (static
+    int8 only): ``equalize`` ("cle" or "act"), ``equalize_alpha`` and ``bias_correction``
+    under ``[models.NAME.VARIANT]``; empty when it names neither."""
+    table = registry.spec(name).extra.get(variant)
+    if variant != "int8" or not isinstance(table, dict):
+        return {}
+    out: dict[str, object] = {}
+    method = str(table.get("equalize", "none"))
+    if method != "none":
+        out["equalize"] = method
+        if method == "act":
+            out["alpha"] = float(table.get("equalize_alpha", 1.0))
+    if table.get("bias_correction"):
+        out["bias_correction"] = True
+    return out
+
+
 def build_variant(
     name: str,
     variant: str,
@@ -261,6 +290,7 @@ def build_variant(
     keep_float: Sequence[str] | None = None,
     max_steps: int = 10,
     percentile: float = 99.999,
+    equalize: dict[str, object] | None = None,
 ) -> VariantRecord:
     """Build ``variant`` of ``name`` into the cache and record it; returns the record.
 
@@ -268,6 +298,8 @@ def build_variant(
     input tensors, already preprocessed the way the model's stage feeds it. int8 keeps in
     float the nodes of ``keep_float``, else the manifest's recipe; ``search=True`` (needs
     ``holdout``) measures which blocks to keep instead (see the module docstring).
+    ``equalize`` (static int8: ``{"equalize": "cle"|"act", "alpha": a, "bias_correction":
+    True}``, ``{}`` for none) replaces the manifest's :func:`equalization`.
     """
     import onnx
 
@@ -286,6 +318,8 @@ def build_variant(
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         onnx.save(clean_fp32(source), str(fp32))  # type: ignore[arg-type]
+        original = fp32  # the reference every cosine is measured against
+        eq = dict(equalize if equalize is not None else equalization(registry, name, variant))
         tmp_out = Path(tmp) / "variant.onnx"
         if variant == "fp16":
             from onnxconverter_common import float16
@@ -304,6 +338,19 @@ def build_variant(
                 quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
                 fp32 = pre
                 builder["pre_process"] = "onnxruntime quant_pre_process (Conv+BN folded)"
+                builder["equalization_recipe"] = eq
+                if eq.get("equalize"):
+                    from proofing.runtime.equalize import activation_ranges
+                    from proofing.runtime.equalize import equalize as equalize_graph
+
+                    graph = onnx.load(str(fp32))
+                    method = str(eq["equalize"])
+                    ranges = activation_ranges(graph, calibration) if method == "act" else None
+                    alpha = float(eq.get("alpha", 1.0))  # type: ignore[arg-type]
+                    graph, summary = equalize_graph(graph, method, ranges, alpha=alpha)
+                    fp32 = Path(tmp) / "equalized.onnx"
+                    onnx.save(graph, str(fp32))
+                    builder["equalize"] = summary
             cache = Path(tmp) / "ranges.json"
 
             def quantize(exclude: list[str], dest: Path) -> None:
@@ -323,6 +370,12 @@ def build_variant(
                     "argument" if keep_float is not None else "manifest recipe" if listed else "none"
                 )
             quantize(exclude, tmp_out)
+            if variant == "int8" and eq.get("bias_correction"):
+                from proofing.runtime.equalize import correct_biases
+
+                corrected, summary = correct_biases(onnx.load(str(tmp_out)), onnx.load(str(fp32)), calibration)
+                onnx.save(corrected, str(tmp_out))
+                builder["bias_correction"] = summary
             if variant == "int8":
                 builder.update(
                     tool="onnxruntime.quantization.quantize_static QDQ per-channel, QUInt8 act / QInt8 weights",
@@ -333,7 +386,7 @@ def build_variant(
                 builder["tool"] = "onnxruntime.quantization.quantize_dynamic per-channel QInt8 weights"
             builder["kept_in_float"] = list(exclude)
         if holdout:
-            ref = _run(fp32, holdout)
+            ref = _run(original, holdout)
             cos = _cosines(ref, _run(tmp_out, holdout))
             measured.update(
                 holdout=len(holdout),
