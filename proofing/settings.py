@@ -39,6 +39,9 @@ class Settings:
     mrz_ocr_lang: str = "ocrb"
     #: Second MRZ OCR engine (PP-OCRv4): "off", "doubtful" or "always" (proofing/mrz/ppocr.py).
     mrz_second_engine: str = "off"
+    #: The MRZ glyph classifier (built by `proofing models train-glyphs`): "auto" uses it
+    #: when built, "off" never.
+    mrz_glyph_model: str = "auto"
     #: Evidence encryption keys, "id:base64key,..." (first is current); kept out of repr.
     evidence_keys: str | None = field(default=None, repr=False)
     #: Precision variant per model, e.g. "sface=int8,yunet=fp16" or "*=fp16"; empty: fp32.
@@ -83,6 +86,7 @@ def get_settings() -> Settings:
         shared_data_dir=Path(shared).expanduser() if shared else None,
         mrz_ocr_lang=_env("MRZ_OCR_LANG", "ocrb") or "ocrb",
         mrz_second_engine=(_env("MRZ_SECOND_ENGINE", "off") or "off").strip().lower(),
+        mrz_glyph_model=(_env("MRZ_GLYPH_MODEL", "auto") or "auto").strip().lower(),
         evidence_keys=_env("EVIDENCE_KEYS"),
         model_variants=_env("MODEL_VARIANTS", "") or "",
         face_second_embedder=_env("FACE_SECOND_EMBEDDER", "dlib") or "dlib",

@@ -68,7 +68,8 @@ def test_specimen_reads_exactly(shared_data: Path, models_dir: Path, name: str) 
     # Printed check digits are reported as printed: wrong ones stay wrong.
     failed = sorted(k for k, c in r.checks.items() if not c.valid)
     assert failed == sorted(entry["failed_check_digits"])
-    assert set(r.timings_ms) >= {"load", "locate", "ocr", "parse"}
+    # Read by tesseract, or by the glyph classifier alone where it is built and sure.
+    assert set(r.timings_ms) >= {"load", "locate", "ocr", "parse"} or set(r.timings_ms) >= {"load", "locate", "glyphs"}
     assert 0.0 < r.confidence <= 1.0
 
 

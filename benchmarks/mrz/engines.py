@@ -86,6 +86,27 @@ def _ours_second(mode: str) -> Callable[[Path], list[str]]:
     return run
 
 
+def _ours_tesseract_only() -> Callable[[Path], list[str]]:
+    """The reader without the glyph classifier (``PROOFING_MRZ_GLYPH_MODEL=off`` around
+    each call only): what it does on a machine where the classifier was never built."""
+    import os
+
+    base = _ours(None)
+
+    def run(path: Path) -> list[str]:
+        old = os.environ.get("PROOFING_MRZ_GLYPH_MODEL")
+        os.environ["PROOFING_MRZ_GLYPH_MODEL"] = "off"
+        try:
+            return base(path)
+        finally:
+            if old is None:
+                os.environ.pop("PROOFING_MRZ_GLYPH_MODEL", None)
+            else:
+                os.environ["PROOFING_MRZ_GLYPH_MODEL"] = old
+
+    return run
+
+
 def _passporteye() -> Callable[[Path], list[str]]:
     try:
         from passporteye import read_mrz
@@ -107,9 +128,11 @@ def _passporteye() -> Callable[[Path], list[str]]:
     return run
 
 
-#: Column name -> factory. "ours" is the project reader with its default (MRZ) model.
+#: Column name -> factory. "ours" is the project reader as configured (OCR-B tesseract
+#: model, plus the glyph classifier where `proofing models train-glyphs` built it).
 ENGINES: dict[str, Callable[[], Callable[[Path], list[str]]]] = {
     "ours": lambda: _ours(None),
+    "ours_tess": _ours_tesseract_only,
     "ours_eng": lambda: _ours("eng"),
     # Opt-in columns (not in the default set): the second engine on doubtful readings / on all.
     "ours_pp": lambda: _ours_second("doubtful"),

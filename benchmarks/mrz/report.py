@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-_LABEL = {"ours": "ours", "ours_eng": "ours (lang=eng)", "passporteye": "PassportEye",
+_LABEL = {"ours": "ours", "ours_tess": "ours (tesseract only)", "ours_eng": "ours (lang=eng)", "passporteye": "PassportEye",
           "ours_pp": "ours + PP-OCR (doubtful)", "ours_pp_always": "ours + PP-OCR (always)"}
 
 
@@ -28,6 +28,15 @@ def markdown(summary: dict[str, Any]) -> str:
         "Engines run interleaved on the same files (order rotated per image).",
         "",
     ]
+    g = cfg.get("glyph_model")
+    if g:
+        held = g.get("heldout", {})
+        out += [f"Glyph classifier (`proofing models train-glyphs`, sha256 {g['sha256'][:16]}): trained on "
+                f"{g['corpus']['images']} synthetic captures of seed {g['corpus']['seed']}; held-out cells "
+                f"{held.get('cells', '?')}: {held.get('accuracy', '?')} correct (tesseract "
+                f"{held.get('tesseract_accuracy', '?')}). 'ours' uses it, 'ours (tesseract only)' does not.", ""]
+    elif "glyph_model" in cfg:
+        out += ["Glyph classifier not built here: 'ours' is tesseract only.", ""]
     for name, why in summary.get("unavailable", {}).items():
         out.append(f"- **{_LABEL.get(name, name)} not run**: {why}")
     if summary.get("unavailable"):

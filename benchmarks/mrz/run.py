@@ -157,6 +157,15 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _glyph_model() -> dict[str, Any] | None:
+    """The glyph classifier's build record, or None when it is not built here."""
+    from proofing.mrz.glyphs import glyph_model
+
+    model = glyph_model()
+    return None if model is None else {"sha256": model.sha256, **{
+        k: model.record[k] for k in ("corpus", "network", "heldout") if k in model.record}}
+
+
 def _tesseract_version() -> str:
     try:
         out = subprocess.run(["tesseract", "--version"], capture_output=True, text=True, timeout=10)
@@ -171,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default benchmarks/results/<YYYY-MM-DD>)")
-    ap.add_argument("--engines", default="ours,ours_eng,passporteye")
+    ap.add_argument("--engines", default="ours,ours_tess,ours_eng,passporteye")
     ap.add_argument("--no-shared", action="store_true", help="skip the shared specimens")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per engine call")
     ap.add_argument("--quiet", action="store_true", help="no per-image progress on stderr")
@@ -211,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "tesseract": _tesseract_version(),
         "passporteye": _version("passporteye"),
+        "glyph_model": _glyph_model(),
         "wall_s": round(time.perf_counter() - started, 1),
     }
     out_dir.mkdir(parents=True, exist_ok=True)

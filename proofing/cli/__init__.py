@@ -13,6 +13,7 @@ from proofing.cli import chip_verify as _chip_verify  # noqa: F401
 from proofing.cli import demo as _demo  # noqa: F401
 from proofing.cli import evidence as _evidence  # noqa: F401
 from proofing.cli import face as _face  # noqa: F401
+from proofing.cli import glyphs as _glyphs  # noqa: F401
 from proofing.cli import liveness as _liveness  # noqa: F401
 from proofing.cli import models as _models  # noqa: F401
 from proofing.cli import mrz as _mrz  # noqa: F401  (registers commands)

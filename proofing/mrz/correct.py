@@ -67,7 +67,7 @@ def correct_lines(
     return ["".join(row) for row in grid], corrections
 
 
-def _field_name(layout: Layout, line: int, pos: int) -> str:
+def field_name(layout: Layout, line: int, pos: int) -> str:
     for c in layout.checks:
         if c.line == line and c.pos == pos:
             return f"{c.name}_check_digit"
@@ -83,7 +83,7 @@ def _set(layout: Layout, grid: list[list[str]], line: int, pos: int, ch: str, ru
     if before == ch:
         return
     grid[line][pos] = ch
-    out.append(Correction(_field_name(layout, line, pos), line, pos, before, ch, rule))
+    out.append(Correction(field_name(layout, line, pos), line, pos, before, ch, rule))
 
 
 def _by_field_type(layout: Layout, grid: list[list[str]], out: list[Correction]) -> None:

@@ -3,6 +3,11 @@
 load -> locate (:mod:`proofing.mrz.locate`) -> OCR (:mod:`proofing.mrz.ocr`) -> fit the
 lines to the layout length -> correct confusions (:mod:`proofing.mrz.correct`) -> parse.
 
+Where the glyph classifier is built (:mod:`proofing.mrz.glyphs`), it reads the best
+candidate first, alone (:mod:`proofing.mrz.glyph_read`); a reading it is sure of and whose
+check digits all validate as read needs no tesseract call at all. Otherwise it looks again
+at every slot tesseract read and may overrule it (:func:`proofing.mrz.glyphs.fuse`).
+
 Tesseract calls dominate the time (each is a process, ~100 ms on an idle core), so the
 reader escalates only while the reading is not settled: the best candidate as one block,
 turned by 180 degrees if that reads as noise, then the other preprocessing, then line by
@@ -31,8 +36,10 @@ import numpy as np
 
 from proofing.imaging import ImageError, as_bgr, load_image
 from proofing.mrz.codes import code_kind
-from proofing.mrz.correct import correct_lines
+from proofing.mrz.correct import correct_lines, field_name
 from proofing.mrz.formats import LAYOUTS, Kind, layout_for
+from proofing.mrz.glyph_read import MIN_SLOT_PROB, read_by_glyphs
+from proofing.mrz.glyphs import GlyphModel, GlyphVote, cut_cells, fuse, glyph_model, text_rows
 from proofing.mrz.locate import (
     Candidate,
     line_bands,
@@ -195,6 +202,14 @@ def _read_image(image: np.ndarray, engine: Engine, timings: dict[str, float]) ->
     timings["locate"] = _ms(t)
     if not candidates:
         return MrzResult(found=False, reasons=["MRZ_NOT_FOUND"], timings_ms=timings)
+    model = glyph_model() if engine.lang == OCRB_LANG else None
+    if model is not None:
+        t = time.perf_counter()
+        quick = _glyphs_alone(candidates[0], model)
+        timings["glyphs"] = _ms(t)
+        if quick is not None:
+            quick.timings_ms = timings
+            return quick
     session = _Session(engine)
     for rank, cand in enumerate(candidates[:3]):
         if session.read_candidate(cand, thorough=rank == 0):
@@ -214,6 +229,23 @@ def _read_image(image: np.ndarray, engine: Engine, timings: dict[str, float]) ->
         return MrzResult(found=False, reasons=["MRZ_NOT_FOUND"], timings_ms=timings)
     result = best.result
     result.timings_ms = timings
+    return result
+
+
+def _glyphs_alone(cand: Candidate, model: GlyphModel) -> MrzResult | None:
+    """The glyph classifier's reading of the best candidate (upright by the ink cue), if it
+    stands alone: see :mod:`proofing.mrz.glyph_read`."""
+    if looks_upside_down(cand.crop):
+        cand = rotate_candidate(cand)
+    got = read_by_glyphs(cand, model)
+    if got is None or got[1] < MIN_SLOT_PROB:
+        return None
+    lines, worst = got
+    result = _finish(lines, [])
+    if not result.valid or result.corrections or _doubts(result):
+        return None
+    result.raw_lines = lines
+    result.confidence = result.confidence * worst
     return result
 
 
@@ -372,7 +404,10 @@ def _interpret(ocr: OcrResult, expected: int = 0) -> Reading | None:
         return None
     # The OCR-B model reads fillers reliably, and on blurred OCR-B a 'K' can look like a
     # filler to the glyph check: with it, only characters between two fillers are checked.
-    texts, confs, alts = _fit(picked, ocr.image, between_fillers_only=ocr.lang == OCRB_LANG)
+    texts, confs, alts, slots = _fit(picked, ocr.image, between_fillers_only=ocr.lang == OCRB_LANG)
+    glyph_votes: list[GlyphVote] = []
+    if slots is not None and ocr.image is not None and (model := glyph_model()) is not None:
+        texts, confs, glyph_votes = _second_look(model, texts, confs, picked, slots, ocr.image)
     mean_conf = float(np.mean([c for row in confs for c in row])) if confs else 0.0
     # Two different characters read on one slot: whichever is kept is a guess. (Fillers
     # dropped or doubled in a filler run are not: tesseract does that all the time.)
@@ -386,7 +421,7 @@ def _interpret(ocr: OcrResult, expected: int = 0) -> Reading | None:
         for option in choice:
             for line, pos, ch in option or ():
                 variant[line][pos] = ch
-        result = _finish(["".join(v) for v in variant], confs)
+        result = _finish(["".join(v) for v in variant], confs, glyph_votes)
         result.raw_lines = [line.text for line in picked]
         result.confidence = result.confidence * mean_conf
         reading = Reading(result, mean_conf, refit)
@@ -436,11 +471,48 @@ def _letters_in_numbers(r: MrzResult) -> int:
     return n
 
 
-def _finish(lines: list[str], confs: list[list[float]]) -> MrzResult:
+def _finish(lines: list[str], confs: list[list[float]], votes: Sequence[GlyphVote] = ()) -> MrzResult:
     corrected, corrections = _correct(lines, confs)
     result = parse_lines(corrected)
-    result.corrections = corrections
+    layout = layout_for(lines)
+    # The glyph classifier's changes first (they were made before the corrector ran), each
+    # kept only where the final text still has it.
+    result.corrections = [
+        Correction(field_name(layout, v.line, v.pos) if layout else "unknown", v.line, v.pos, v.before, v.after,
+                   "glyph_model")
+        for v in votes if corrected[v.line][v.pos] == v.after
+    ] + corrections
     return result
+
+
+@dataclass(frozen=True)
+class Slots:
+    """Where each slot of the fitted lines sits in the crop that was read."""
+
+    centres: list[list[float] | None]
+    pitch: float
+
+
+def _second_look(model: GlyphModel, texts: list[str], confs: list[list[float]], lines: list[OcrLine],
+                 slots: Slots, image: np.ndarray) -> tuple[list[str], list[list[float]], list[GlyphVote]]:
+    """Every slot classified again by the glyph model and fused with the OCR's reading."""
+    probs: list[np.ndarray | None] = []
+    cells, counts = [], []
+    for ln, xs in zip(lines, slots.centres, strict=True):
+        if xs is None:
+            counts.append(0)
+            continue
+        rows = text_rows(image, ln.top, ln.bottom, min(xs) - slots.pitch, max(xs) + slots.pitch)
+        cells.append(cut_cells(image, rows, xs, slots.pitch))
+        counts.append(len(xs))
+    if not cells:
+        return texts, confs, []
+    p_all = model.probabilities(np.concatenate(cells))
+    i = 0
+    for n in counts:
+        probs.append(p_all[i : i + n] if n else None)
+        i += n
+    return fuse(texts, confs, probs, layout_for(texts))
 
 
 def _correct(lines: list[str], confs: list[list[float]]) -> tuple[list[str], list[Correction]]:
@@ -512,14 +584,15 @@ def fit_lines(lines: list[OcrLine], image: np.ndarray | None = None) -> tuple[li
     With the ``image`` that was read, characters whose glyph is a filler's (stock models
     read OCR-B '<' as K, E, S...) become '<' again: see :func:`_glyph_fillers`.
     """
-    texts, confs, _ = _fit(lines, image)
+    texts, confs, _, _ = _fit(lines, image)
     return texts, confs
 
 
 def _fit(lines: list[OcrLine], image: np.ndarray | None, *, between_fillers_only: bool = False,
-         ) -> tuple[list[str], list[list[float]], list[tuple[int, int, str]]]:
+         ) -> tuple[list[str], list[list[float]], list[tuple[int, int, str]], Slots | None]:
     """:func:`fit_lines` plus the alternatives (line, slot, char) that lost a slot to
-    another character read at the same place."""
+    another character read at the same place, and each slot's x position (None without
+    usable character boxes)."""
     length = _layout_length(lines)
     geometry = _pitch_and_origin(lines, length)
     texts: list[str] = []
@@ -546,7 +619,7 @@ def _fit(lines: list[OcrLine], image: np.ndarray | None, *, between_fillers_only
         confs.append(conf)
     if image is not None and geometry is not None:
         texts, confs = _glyph_fillers(texts, confs, centres, lines, geometry[0], image, between_fillers_only)
-    return texts, confs, alts
+    return texts, confs, alts, Slots(centres, geometry[0]) if geometry is not None else None
 
 
 #: Correlation with the crop's own '<' glyph above which a character is taken for a filler

@@ -26,7 +26,7 @@ class Correction:
     position: int
     before: str
     after: str
-    rule: str  # "check_digit" (accepted because a check digit became valid) or "field_type"
+    rule: str  # "check_digit" (a check digit became valid), "field_type" or "glyph_model"
 
 
 @dataclass

@@ -80,7 +80,7 @@ def second_opinion(best: Reading, cand: Candidate) -> Reading:
     ocr_lines = [_as_ocr_line(r, a, b) for r, (a, b) in zip(read, offsets, strict=True)]
     if any(len(ln.chars) < 20 for ln in ocr_lines):
         return best
-    texts, confs, _ = _fit(ocr_lines, None)
+    texts, confs, _, _ = _fit(ocr_lines, None)
     if [len(t) for t in texts] != [len(t) for t in lines]:
         return best
     # Its own reading, corrected as tesseract's are: where tesseract's fails its checks.
