@@ -389,6 +389,13 @@ def _verified(grey: np.ndarray, q: _Quad, reach: float = 1.9 * TARGET_CHAR_HEIGH
         or max(b.x1 for b in run) >= sw - 3
     if cut and not retried:
         return _verified(grey, q, reach=max(reach, 4.5 * band_h), retried=True)
+    if len(run) == 2 and not retried:
+        # Two lines may be a TD1 whose third line the blob grouping missed and which lies
+        # beyond the first reach (a group box placed low): look two pitches further once,
+        # and take the wider run only if it is three MRZ lines.
+        wider = _verified(grey, q, reach=max(reach, 4.5 * band_h), retried=True)
+        if wider.verified and wider.n_lines == 3:
+            return wider
     c = VERIFY_CHAR_HEIGHT
     # Horizontally, keep at least what the blobs covered: faint filler runs at a line's
     # end can drop out of the character chain but not out of the closed blob.
