@@ -61,48 +61,46 @@ def _ours(lang: str | None) -> Callable[[Path], list[str]]:
     return run
 
 
-def _ours_second(mode: str) -> Callable[[Path], list[str]]:
-    """The reader with the second engine (PP-OCRv4) in ``mode``; the switch is set around
-    each call only, so the other columns of the same run keep the default (off)."""
+@contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    """``name=value`` in the environment for one call only, so the other columns of the same
+    run keep the default."""
     import os
 
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def _ours_second(mode: str) -> Callable[[Path], list[str]]:
+    """The reader with the second engine (PP-OCRv4) in ``mode``."""
     from proofing.mrz import ppocr
 
     base = _ours(None)
 
     def run(path: Path) -> list[str]:
-        old = os.environ.get("PROOFING_MRZ_SECOND_ENGINE")
-        os.environ["PROOFING_MRZ_SECOND_ENGINE"] = mode
-        try:
+        with _env("PROOFING_MRZ_SECOND_ENGINE", mode):
             if ppocr.recogniser() is None:
                 raise EngineUnavailable("PP-OCRv4 model not found (pip install --no-deps rapidocr-onnxruntime==1.4.4)")
             return base(path)
-        finally:
-            if old is None:
-                os.environ.pop("PROOFING_MRZ_SECOND_ENGINE", None)
-            else:
-                os.environ["PROOFING_MRZ_SECOND_ENGINE"] = old
 
     return run
 
 
 def _ours_tesseract_only() -> Callable[[Path], list[str]]:
-    """The reader without the glyph classifier (``PROOFING_MRZ_GLYPH_MODEL=off`` around
-    each call only): what it does on a machine where the classifier was never built."""
-    import os
-
+    """The reader without the glyph classifier: what it does on a machine where the
+    classifier was never built."""
     base = _ours(None)
 
     def run(path: Path) -> list[str]:
-        old = os.environ.get("PROOFING_MRZ_GLYPH_MODEL")
-        os.environ["PROOFING_MRZ_GLYPH_MODEL"] = "off"
-        try:
+        with _env("PROOFING_MRZ_GLYPH_MODEL", "off"):
             return base(path)
-        finally:
-            if old is None:
-                os.environ.pop("PROOFING_MRZ_GLYPH_MODEL", None)
-            else:
-                os.environ["PROOFING_MRZ_GLYPH_MODEL"] = old
 
     return run
 

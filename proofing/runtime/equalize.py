@@ -91,17 +91,12 @@ def _consumer_ranges(w2: np.ndarray, depthwise: bool) -> np.ndarray:
     return np.abs(w2).transpose(1, 0, 2, 3).reshape(w2.shape[1], -1).max(axis=1)
 
 
-def activation_ranges(model: Any, inputs: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-    """Per-channel max |x| over ``inputs`` of every tensor between the convolutions of an
-    equalisable pair (the producer's output and its PReLU's output), keyed by the PReLU
-    output name: the larger of the two, since both are scaled by the same ``s``."""
+def _probe(model_bytes: bytes, names: list[str]) -> tuple[Any, str]:
+    """A session whose outputs are the named intermediate tensors, and its input name."""
     import onnx
     import onnxruntime as ort
 
-    pairs = _pairs(model)
-    names = [t for p in pairs for t in (p.producer.output[0], p.prelu.output[0])]
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
+    probe = onnx.load_from_string(model_bytes)
     del probe.graph.output[:]
     probe.graph.output.extend(
         onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in names
@@ -109,10 +104,18 @@ def activation_ranges(model: Any, inputs: Sequence[np.ndarray]) -> dict[str, np.
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(
-        probe.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"]
-    )
-    feed = sess.get_inputs()[0].name
+    sess = ort.InferenceSession(probe.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
+    return sess, sess.get_inputs()[0].name
+
+
+def activation_ranges(model: Any, inputs: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-channel max |x| over ``inputs`` of every tensor between the convolutions of an
+    equalisable pair (the producer's output and its PReLU's output), keyed by the PReLU
+    output name: the larger of the two, since both are scaled by the same ``s``."""
+
+    pairs = _pairs(model)
+    names = [t for p in pairs for t in (p.producer.output[0], p.prelu.output[0])]
+    sess, feed = _probe(model.SerializeToString(), names)
     acc: dict[str, np.ndarray] = {}
     for x in inputs:
         for name, out in zip(names, sess.run(names, {feed: x}), strict=True):
@@ -212,21 +215,8 @@ def _channel_means(
     model_bytes: bytes, names: list[str], inputs: Sequence[np.ndarray]
 ) -> dict[str, np.ndarray]:
     """Per-channel mean over ``inputs`` (and space) of the named tensors."""
-    import onnx
-    import onnxruntime as ort
 
-    probe = onnx.load_from_string(model_bytes)
-    del probe.graph.output[:]
-    probe.graph.output.extend(
-        onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in names
-    )
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(
-        probe.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"]
-    )
-    feed = sess.get_inputs()[0].name
+    sess, feed = _probe(model_bytes, names)
     sums = {n: np.zeros(0) for n in names}
     for x in inputs:
         for n, out in zip(names, sess.run(names, {feed: x}), strict=True):
