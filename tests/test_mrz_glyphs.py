@@ -132,4 +132,10 @@ def test_switched_off_by_setting(data_dir: Path, monkeypatch: pytest.MonkeyPatch
     assert glyphs.glyph_model(get_settings()) is not None
     monkeypatch.setenv("PROOFING_MRZ_GLYPH_MODEL", "off")
     assert glyphs.glyph_model(get_settings()) is None
+    # A damaged record is a warning and no model, never an error in the reader.
+    monkeypatch.setenv("PROOFING_MRZ_GLYPH_MODEL", "auto")
+    for damaged in ("{not json", "[1, 2]"):
+        record.write_text(damaged)
+        glyphs._load.cache_clear()
+        assert glyphs.glyph_model(get_settings()) is None
     glyphs._load.cache_clear()

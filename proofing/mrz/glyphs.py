@@ -166,8 +166,15 @@ def _load(path: str, record_path: str) -> GlyphModel | None:
     p, rp = Path(path), Path(record_path)
     if not p.is_file() or not rp.is_file():
         return None
-    record = json.loads(rp.read_text())
-    digest = hashlib.sha256(p.read_bytes()).hexdigest()
+    try:
+        record = json.loads(rp.read_text())
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+    except (OSError, ValueError) as e:
+        _log.warning("MRZ glyph model record %s is unreadable (%s): not used", rp, e)
+        return None
+    if not isinstance(record, dict):
+        _log.warning("MRZ glyph model record %s is not an object: not used", rp)
+        return None
     if digest != record.get("sha256"):
         _log.warning("MRZ glyph model %s does not match its record (sha256 %s, recorded %s): not used",
                      p, digest[:16], str(record.get("sha256"))[:16])
