@@ -58,7 +58,7 @@ def slot_centres(grey: np.ndarray, char_h: float, n_lines: int) -> tuple[list[tu
         # The line's own grid: pitch refitted on blobs near a slot, offset from them.
         k = np.round((xs - x0) / pitch)
         near = np.abs((xs - x0) / pitch - k) < 0.3
-        if near.sum() < 10:
+        if near.sum() < 10 or len(np.unique(k[near])) < 10:
             return None
         a, b = np.polyfit(k[near], xs[near], 1)
         centres.append([float(b + a * s) for s in range(length)])
