@@ -7,6 +7,7 @@ or the reader produced.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def test_switched_off_by_setting(data_dir: Path, monkeypatch: pytest.MonkeyPatch
     model, record = glyphs.model_paths(get_settings())
     model.parent.mkdir(parents=True, exist_ok=True)
     model.write_bytes(b"x")
-    record.write_text(json.dumps({"sha256": __import__("hashlib").sha256(b"x").hexdigest()}))
+    record.write_text(json.dumps({"sha256": hashlib.sha256(b"x").hexdigest()}))
     glyphs._load.cache_clear()
     assert glyphs.glyph_model(get_settings()) is not None
     monkeypatch.setenv("PROOFING_MRZ_GLYPH_MODEL", "off")

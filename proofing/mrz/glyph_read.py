@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from proofing.mrz.formats import layout_for
-from proofing.mrz.glyphs import _ALLOWED, ALPHABET, GlyphModel, cut_cells, text_rows
+from proofing.mrz.glyphs import ALPHABET, GlyphModel, best_allowed, cut_cells, text_rows
 from proofing.mrz.locate import Candidate, line_bands, text_mask
 
 #: Every slot must be classified at least this surely for the reading to stand alone.
@@ -92,8 +92,7 @@ def read_by_glyphs(cand: Candidate, model: GlyphModel) -> tuple[list[str], float
     for li, n in enumerate(lengths):
         chars = []
         for k in range(n):
-            allowed = [ALPHABET.index(a) for a in _ALLOWED.get(layout.kind_at(li, k), ALPHABET)]
-            best = allowed[int(np.argmax(probs[i][allowed]))]
+            best = best_allowed(probs[i], layout.kind_at(li, k))
             chars.append(ALPHABET[best])
             worst = min(worst, float(probs[i][best]))
             i += 1

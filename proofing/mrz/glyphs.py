@@ -59,7 +59,7 @@ MODEL_FILE = "mrz_glyphs.onnx"
 RECORD_FILE = "mrz_glyphs.json"
 
 #: Characters each field kind may hold (the filler everywhere: unknown dates, padding).
-_ALLOWED = {
+ALLOWED = {
     Kind.NUM: "0123456789<",
     Kind.DIGIT: "0123456789<",
     Kind.NAME: "ABCDEFGHIJKLMNOPQRSTUVWXYZ<",
@@ -69,6 +69,16 @@ _ALLOWED = {
 }
 
 _log = logging.getLogger(__name__)
+
+
+#: Class indices each field kind may take.
+_ALLOWED_IDX = {kind: np.array([ALPHABET.index(a) for a in chars]) for kind, chars in ALLOWED.items()}
+
+
+def best_allowed(p: np.ndarray, kind: Kind | None) -> int:
+    """The most probable class of one cell among those its field kind allows."""
+    idx = _ALLOWED_IDX.get(kind) if kind is not None else None
+    return int(np.argmax(p)) if idx is None else int(idx[int(np.argmax(p[idx]))])
 
 
 def text_rows(image: np.ndarray, top: int, bottom: int, x0: float, x1: float) -> tuple[int, int]:
@@ -213,9 +223,7 @@ def fuse(texts: list[str], confs: list[list[float]], probs: list[np.ndarray | No
         if p is None or len(p) != len(text):
             continue
         for k, ch in enumerate(text):
-            allowed = _ALLOWED.get(layout.kind_at(li, k), ALPHABET) if layout is not None else ALPHABET
-            idx = [ALPHABET.index(a) for a in allowed]
-            best = idx[int(np.argmax(p[k][idx]))]
+            best = best_allowed(p[k], layout.kind_at(li, k) if layout is not None else None)
             prob = float(p[k][best])
             if ALPHABET[best] != ch and prob >= OVERRULE_PROB:
                 votes.append(GlyphVote(li, k, ch, ALPHABET[best], prob))
