@@ -58,6 +58,7 @@ def test_stage_fuses_dlib_and_says_so(models_dir: Path, shared_data: Path) -> No
         compare_faces,
         model_versions,
         similarity,
+        threshold_key,
     )
     from proofing.face.dlib_embed import available
     from proofing.face.policy import load_policy
@@ -66,8 +67,8 @@ def test_stage_fuses_dlib_and_says_so(models_dir: Path, shared_data: Path) -> No
         pytest.skip("dlib extra not installed")
     policy = load_policy()
     opts = FaceOptions(landmarker=False)
-    assert "+dlib_resnet:" in model_versions(opts)["embedder"]
-    assert model_versions(opts)["embedder"] == policy.calibrated_for  # the shipped thresholds fit the default
+    assert "+dlib_resnet_onnx:" in model_versions(opts)["embedder"]
+    assert threshold_key(opts) == policy.calibrated_for  # the shipped thresholds fit the default
     result = compare_faces(shared_data / NL, shared_data / NL_PAGE, policy, opts)
     assert result.is_match, result.to_dict()
     assert "embed_dlib" in result.probe.timings_ms

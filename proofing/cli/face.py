@@ -28,7 +28,7 @@ _FLIP = typer.Option(
     None, "--flip/--no-flip", help="Also embed the mirrored crops (test-time augmentation); default: the package's."
 )
 _FAST = typer.Option(
-    False, "--fast", help="One detector, one alignment (no landmark ensemble, no refinement, no dlib fusion)."
+    False, "--fast", help="SFace alone on the 640 px detection's landmarks (no refinement, no dlib fusion): the OpenCV Zoo recipe."
 )
 _FUSION = typer.Option(
     None, "--fusion/--no-fusion", help="Fuse dlib's ResNet with SFace (extra dlib); default: the settings'."
@@ -205,13 +205,13 @@ def calibrate(
 ) -> None:
     """Compute thresholds at FMR 1e-2/1e-3/1e-4 (as far as the data allows) into the policy file."""
     from proofing.face.calibrate import write_match_policy
-    from proofing.face.compare import model_versions
+    from proofing.face.compare import threshold_key
     from proofing.face.policy import DEFAULT_POLICY_PATH
 
     _, report = _score(pairs, policy, variants, threads, flip, fast, fusion, False)
     target = policy or DEFAULT_POLICY_PATH
-    opts = _options(variants, threads, flip, fast, fusion)
-    embedder = model_versions(opts)["embedder"]
+    # A variant within its agreement budget is keyed as its fp32 source (it inherits thresholds).
+    embedder = threshold_key(_options(variants, threads, flip, fast, fusion))
     try:
         op = write_match_policy(target, report, embedder, _describe(pairs), operating_point)
     except ValueError as e:

@@ -152,3 +152,40 @@ def build(
         typer.echo(f"{name}.{v}: sha256 {rec.sha256[:16]}{cos}" + (f" float layers {kept}" if kept else ""))
         if search and "int8" in v:
             typer.echo(f"manifest recipe for [models.{name}.{v}]: keep_float = {json.dumps(kept or [])}")
+
+
+@models_app.command("build-defaults")
+def build_defaults(
+    calibration: str | None = typer.Option(
+        None,
+        "--calibration",
+        help="Folder of face photos (default: each model's, under the shared data dir).",
+    ),
+) -> None:
+    """Build every model's manifest ``default_variant`` (the benchmark's precision choice)
+    that is not built yet; the runtime uses each one only if its build met the budget."""
+    from proofing.runtime import ModelNotFound, default_registry
+    from proofing.runtime.variants import load_built_variant
+
+    reg = default_registry()
+    for name, spec in sorted(reg.specs.items()):
+        wanted = spec.extra.get("default_variant")
+        if not isinstance(wanted, str) or wanted == "fp32":
+            continue
+        try:
+            load_built_variant(name, wanted, reg)
+            typer.echo(f"{name}.{wanted}: already built")
+            continue
+        except ModelNotFound:
+            pass
+        build(
+            name=name,
+            variant=[wanted],
+            calibration=calibration,
+            count=64,
+            holdout=512,
+            min_cosine=0.99,
+            search=False,
+            equalize=None,
+            bias_correction=None,
+        )

@@ -18,14 +18,19 @@ from proofing.face.align import align_face
 from proofing.face.detect import DetectOptions, Face, detect_faces
 from proofing.face.dlib_embed import available as dlib_available
 from proofing.face.dlib_embed import dlib_similarity, embed_dlib
-from proofing.face.dlib_embed import version as dlib_version
 from proofing.face.embed import EmbedOptions, cosine, embed_faces
 from proofing.face.fusion import manifest_params
 from proofing.face.headpose import mesh_quality
 from proofing.face.policy import FacePolicy, load_policy
 from proofing.face.quality import FaceQuality, assess_quality
 from proofing.imaging import ImageError, as_bgr, load_image
-from proofing.runtime.onnx import ModelSession, chosen_variant, get_session, variant_choice
+from proofing.runtime.onnx import (
+    ModelSession,
+    chosen_variant,
+    get_session,
+    inherited_version,
+    variant_choice,
+)
 from proofing.settings import Settings, get_settings
 
 ImageInput = np.ndarray | str | Path | bytes
@@ -33,36 +38,55 @@ ImageInput = np.ndarray | str | Path | bytes
 MATCH, NO_MATCH, UNDETERMINED = "MATCH", "NO_MATCH", "UNDETERMINED"
 
 
+#: The default detection of the face stage: a coarse pass at 320 px (a 640x480 frame's face
+#: is large; 4x fewer pixels than 640), then 640 and 1280 px when it finds nothing (small
+#: faces in large photos). Landmarks come from the refinement pass, not from this one.
+STAGE_DETECT = DetectOptions(side=320, fallback_sides=(640, 1280))
+
+
 @dataclass(frozen=True)
 class FaceOptions:
-    detect: DetectOptions = field(default_factory=DetectOptions)
+    """What the face stage runs. The defaults are the measured choice (benchmarks/face,
+    CelebA all pairs, fusion fitted away from CelebA; EER / AUC / FNMR at FMR 1e-3):
+
+    * coarse detection at 320 px, landmarks refined on a 160 px face crop, one SFace
+      alignment from the refined landmarks, dlib's ResNet (ONNX) on its own chip and the
+      chip's mirror, scores fused: 3.26% / 0.9943 / 7.9%, ~35-40 ms per 640x480 frame;
+    * the previous default (two YuNets, refinement by both, four SFace alignments
+      averaged, same fusion): 3.58% / 0.9932 / 7.1%, ~150 ms: not worth 4x the time;
+    * SFace alone, one alignment at 640 px (the OpenCV Zoo recipe at score 0.6): 5.11% /
+      0.9822 / 10.3%; dlib's ResNet alone on our face: 3.80% / 0.9939 / 14.3% (its
+      impostor tail is heavy, which the fusion with SFace corrects).
+    """
+
+    detect: DetectOptions = field(default_factory=lambda: STAGE_DETECT)
     embed: EmbedOptions = field(default_factory=EmbedOptions)
-    #: A second YuNet whose landmarks give a second alignment of the same face; the two
-    #: embeddings are averaged. Landmark noise of the two detectors is fairly independent,
-    #: so this measured AUC 0.9822 -> 0.9852 and EER 5.1% -> 4.7% on CelebA all pairs
-    #: (scale jitter of one alignment did not help). None: one alignment (fast mode).
-    ensemble_detector: str | None = "yunet"
+    #: A second YuNet whose landmarks give more alignments of the same face, all averaged
+    #: (the previous default; see the class doc). None: one detector.
+    ensemble_detector: str | None = None
     #: Precision variant of the ensemble detector.
     ensemble_variant: str = "fp32"
-    #: Landmark refinement: both detectors run again on a crop centred on the chosen face,
-    #: scaled so the face box fills about half of a ``side`` x ``side`` window; the refined
-    #: landmarks give more alignments of the same face, all averaged. The whole-image pass
-    #: sees a small face at a few dozen pixels and a large one shrunk; a second look at a
-    #: fixed face scale gives landmark errors partly independent of the first. Measured on
-    #: CelebA all pairs (EER / AUC; fp32): none 4.67% / 0.9853; side 160: 4.13% / 0.9882;
-    #: 224: 4.35%; 320: 4.30%; 448: 4.35%; 160+224+320: 4.19% / 0.9886. Every size helped
-    #: in both identity halves of the set; 160 is the best single size and the cheapest.
-    #: Empty: no refinement (fast mode).
+    #: Landmark refinement: the detector(s) run again on a crop centred on the chosen face,
+    #: scaled so the face box fills about half of a ``side`` x ``side`` window. The first
+    #: pass sees a small face at a few dozen pixels and a large one shrunk; a second look at
+    #: a fixed face scale gives better landmarks (SFace alone, CelebA, EER: 5.17% from the
+    #: 320 px pass's landmarks, 4.90% from the refined ones). Empty: no refinement.
     refine_sides: tuple[int, ...] = (160,)
+    #: Also align and embed with the first pass's landmarks and average (one more SFace
+    #: run; measured no better once dlib is fused: 3.21% vs 3.26%, within noise).
+    keep_coarse_alignment: bool = False
     #: Head pose and eye closure from MediaPipe's FaceLandmarker in the quality report:
     #: None = whenever mediapipe and its model are available, False = never (the
     #: five-point pose). It never changes the similarity, only quality codes.
     landmarker: bool | None = None
     #: A second embedder fused with SFace at score level (:mod:`proofing.face.fusion`):
-    #: "dlib" (dlib's ResNet, extra ``dlib``) or None. On CelebA all pairs, fitted away
-    #: from CelebA: EER 4.19% -> 3.59%, AUC 0.9877 -> 0.9926, for one dlib run per image
-    #: (p50 60 ms). When dlib is not installed SFace runs alone and the model string says so.
+    #: "dlib" (dlib's ResNet as ONNX, extra ``dlib``) or None. When dlib is not installed
+    #: SFace runs alone and the model string says so.
     second_embedder: str | None = "dlib"
+    #: Precision variant of the second embedder's ONNX model.
+    second_variant: str = "fp32"
+    #: Average the second embedder's descriptors of the chip and its mirror (4.4 ms more).
+    second_flip: bool = True
 
     @classmethod
     def from_choice(
@@ -75,14 +99,20 @@ class FaceOptions:
     ) -> FaceOptions:
         """Options with each model's precision from ``choice`` (see
         :func:`proofing.runtime.onnx.variant_choice`), fp32 where it names none.
-        ``flip=None`` keeps the default test-time augmentation; ``second_embedder``
-        "default" keeps the default fusion (none in fast mode), None turns it off."""
-        det, emb, default = DetectOptions(), EmbedOptions(), cls()
-        ensemble = None if fast else default.ensemble_detector
+        ``flip=None`` keeps SFace's default (no mirror); ``fast``: SFace alone on the 640 px
+        pass's landmarks, no refinement, no fusion (the OpenCV Zoo recipe, for comparison);
+        ``second_embedder`` "default" keeps the default fusion, None turns it off."""
+        from proofing.face.dlib_embed import RESNET_ONNX
+
+        default = cls()
+        det, emb = default.detect, default.embed
+        if fast:
+            det = DetectOptions()
+        ensemble = default.ensemble_detector
         return cls(
-            detect=DetectOptions(model=det.model, variant=chosen_variant(choice, det.model), threads=threads),
-            embed=EmbedOptions(
-                model=emb.model,
+            detect=replace(det, variant=chosen_variant(choice, det.model), threads=threads),
+            embed=replace(
+                emb,
                 variant=chosen_variant(choice, emb.model),
                 threads=threads,
                 flip=emb.flip if flip is None else flip,
@@ -93,12 +123,13 @@ class FaceOptions:
             second_embedder=(None if fast else default.second_embedder)
             if second_embedder == "default"
             else second_embedder,
+            second_variant=chosen_variant(choice, RESNET_ONNX),
         )
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> FaceOptions:
-        """Default options at the precision chosen by ``PROOFING_MODEL_VARIANTS``: what a
-        caller that passes no options (the pipeline's face stage) runs."""
+        """Default options at the precision chosen by ``PROOFING_MODEL_VARIANTS`` (else each
+        model's benchmarked default where it is built): what the pipeline's face stage runs."""
         settings = settings or get_settings()
         second = settings.face_second_embedder or "default"  # PROOFING_FACE_SECOND_EMBEDDER
         return cls.from_choice(variant_choice(settings), second_embedder=None if second == "none" else second)
@@ -202,12 +233,15 @@ def analyse_face(source: ImageInput, policy: FacePolicy, opts: FaceOptions | Non
     if face is None:
         return FaceAnalysis(size, None, 0, None, None, ("FACE_NOT_FOUND",), timings)
     n_faces = len(faces) or len(others)
-    landmark_sets = [face.landmarks] + ([partner.landmarks] if partner is not None else [])
+    coarse = [face.landmarks] + ([partner.landmarks] if partner is not None else [])
+    refined: list[np.ndarray] = []
     if opts.refine_sides:
         t = time.perf_counter()
         for side in opts.refine_sides:
-            landmark_sets += _refined_landmarks(image, face, opts, side)
+            refined += _refined_landmarks(image, face, opts, side)
         timings["detect_refine"] = _ms(t)
+    # The refined landmarks when there are any; the first pass's when refinement lost the face.
+    landmark_sets = (coarse + refined) if opts.keep_coarse_alignment or not refined else refined
     t = time.perf_counter()
     crops = [align_face(image, lm) for lm in landmark_sets]
     timings["align"] = _ms(t)
@@ -217,7 +251,7 @@ def analyse_face(source: ImageInput, policy: FacePolicy, opts: FaceOptions | Non
         mesh = mesh_quality(image, face.box)
         timings["landmarks"] = _ms(t)
     t = time.perf_counter()
-    quality = assess_quality(face.landmarks, crops[0], policy.quality, mesh)
+    quality = assess_quality(landmark_sets[0], crops[0], policy.quality, mesh)
     timings["quality"] = _ms(t)
     t = time.perf_counter()
     embedding = embed_faces(crops, opts.embed)
@@ -225,7 +259,7 @@ def analyse_face(source: ImageInput, policy: FacePolicy, opts: FaceOptions | Non
     second = None
     if _fusing(opts):
         t = time.perf_counter()
-        second = embed_dlib(image, face)
+        second = embed_dlib(image, face, opts.second_variant, opts.detect.threads, opts.second_flip)
         timings["embed_dlib"] = _ms(t)
     codes = (("MULTIPLE_FACES",) if n_faces > 1 else ()) + quality.codes
     return FaceAnalysis(size, face, n_faces, quality, embedding, codes, timings, second)
@@ -335,16 +369,41 @@ def model_versions(opts: FaceOptions) -> dict[str, str]:
     The embedder's entry also names what changes its scores (flip, landmark ensemble),
     because the policy's thresholds are calibrated for exactly that string.
     """
-    out = {role: s.version for role, s in _sessions(opts).items()}
+    second = _second_session(opts)
+    versions = {role: s.version for role, s in _sessions(opts).items()}
+    return _model_strings(opts, versions, second.version if second else None)
+
+
+def _second_session(opts: FaceOptions) -> ModelSession | None:
+    from proofing.face.dlib_embed import RESNET_ONNX
+
+    return get_session(RESNET_ONNX, opts.second_variant, 1) if _fusing(opts) else None
+
+
+def _model_strings(opts: FaceOptions, versions: dict[str, str], second: str | None) -> dict[str, str]:
+    out = dict(versions)
+    out["embedder"] += f"+det{opts.detect.side}"
     if opts.embed.flip:
         out["embedder"] += "+flip"
     if opts.ensemble_detector:
         out["embedder"] += "+landmark-ensemble"
     for side in opts.refine_sides:
         out["embedder"] += f"+refine{side}"
-    if _fusing(opts):
-        out["embedder"] += f"+{dlib_version()}:{manifest_params().tag()}"
+    if opts.keep_coarse_alignment and opts.refine_sides:
+        out["embedder"] += "+coarse"
+    if second:
+        out["embedder"] += f"+{second}{'+flip' if opts.second_flip else ''}:{manifest_params().tag()}"
     return out
+
+
+def threshold_key(opts: FaceOptions) -> str:
+    """The embedder string the policy's thresholds are compared with: like the model string,
+    but a reduced-precision variant whose build met the agreement budget (cosine to fp32 >=
+    0.99 on every held-out input) stands for its fp32 source, whose thresholds it inherits;
+    benchmarks/face shows what that costs (AUC within 0.005)."""
+    versions = {role: inherited_version(s) for role, s in _sessions(opts).items()}
+    second = _second_session(opts)
+    return _model_strings(opts, versions, inherited_version(second) if second else None)["embedder"]
 
 
 def model_files(opts: FaceOptions) -> dict[str, dict[str, str]]:
@@ -385,7 +444,7 @@ def compare_faces(
     a = probe_analysis if probe_analysis is not None else analyse_face(probe, policy, opts)
     b = analyse_face(reference, policy, opts)
     codes = [f"PROBE_{c}" for c in a.codes] + [f"REFERENCE_{c}" for c in b.codes]
-    if policy.calibrated_for and policy.calibrated_for != models["embedder"]:
+    if policy.calibrated_for and policy.calibrated_for != threshold_key(opts):
         codes.append("THRESHOLD_NOT_CALIBRATED_FOR_MODEL")
     score = similarity(a, b)
     if score is not None:

