@@ -46,17 +46,22 @@ STAGE_DETECT = DetectOptions(side=320, fallback_sides=(640, 1280))
 
 @dataclass(frozen=True)
 class FaceOptions:
-    """What the face stage runs. The defaults are the measured choice (benchmarks/face,
-    CelebA all pairs, fusion fitted away from CelebA; EER / AUC / FNMR at FMR 1e-3):
+    """What the face stage runs. The defaults are the measured choice (benchmarks/results/
+    2026-11-28/face.md: CelebA all pairs, fusion fitted away from CelebA; AUC / EER / FNMR at
+    FMR 1e-3; detect + align + embed p50 of a 640x480 frame, one thread):
 
     * coarse detection at 320 px, landmarks refined on a 160 px face crop, one SFace
       alignment from the refined landmarks, dlib's ResNet (ONNX) on its own chip and the
-      chip's mirror, scores fused: 3.26% / 0.9943 / 7.9%, ~35-40 ms per 640x480 frame;
-    * the previous default (two YuNets, refinement by both, four SFace alignments
-      averaged, same fusion): 3.58% / 0.9932 / 7.1%, ~150 ms: not worth 4x the time;
-    * SFace alone, one alignment at 640 px (the OpenCV Zoo recipe at score 0.6): 5.11% /
-      0.9822 / 10.3%; dlib's ResNet alone on our face: 3.80% / 0.9939 / 14.3% (its
-      impostor tail is heavy, which the fusion with SFace corrects).
+      chip's mirror, scores fused: 0.9943 / 3.26% / 7.9% (int8: 0.9945 / 3.20% / 7.9%),
+      36 ms at int8, 44 ms at fp32;
+    * the previous default (two YuNets at 640 px, refinement by both, four SFace
+      alignments averaged, same fusion): 0.9946 / 3.32% / 6.8%, about four times the time
+      (its SFace runs alone took ~90-100 ms). Its lower FNMR at FMR 1e-3 is the one thing
+      it buys: set ``ensemble_detector="yunet"``, ``keep_coarse_alignment=True`` and a
+      640 px ``detect`` for it, then recalibrate the policy (``proofing face calibrate``);
+    * SFace alone, one alignment at 640 px (the OpenCV Zoo recipe at score 0.6): 0.9822 /
+      5.11% / 10.3%; dlib's ResNet alone on our face: 0.9940 / 3.64% / 13.4% (its impostor
+      tail is heavy, which the fusion with SFace corrects).
     """
 
     detect: DetectOptions = field(default_factory=lambda: STAGE_DETECT)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 import tomllib
 import urllib.request
 from dataclasses import dataclass, field
@@ -155,8 +156,9 @@ class Registry:
                     out.append(p)
         return out
 
-    def resolve(self, name: str) -> Path:
-        """Return a local file whose sha256 matches the manifest, or raise a helpful error."""
+    def resolve(self, name: str, derive: bool = True) -> Path:
+        """Return a local file whose sha256 matches the manifest, or raise a helpful error.
+        A derived model that is not here yet is made (``derive=False``: reported missing)."""
         spec = self.spec(name)
         mismatched: list[tuple[Path, str]] = []
         for directory in self._search_dirs():
@@ -189,7 +191,7 @@ class Registry:
         if mismatched:
             path, digest = mismatched[0]
             raise ModelHashMismatch(name, path, spec.sha256, digest)
-        if "derived_from" in spec.extra:
+        if derive and "derived_from" in spec.extra:
             return self.derive(name)
         raise ModelNotFound(self.how_to_get(spec))
 
@@ -204,9 +206,13 @@ class Registry:
         converter = getattr(importlib.import_module(module), func)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         target = self.cache_dir / spec.file
-        tmp = target.with_name(target.name + ".part")
-        converter(source, tmp)
-        digest = sha256_of(tmp)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.part")  # workers may derive at once
+        try:
+            converter(source, tmp)
+            digest = sha256_of(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         if digest != spec.sha256:
             tmp.unlink(missing_ok=True)
             raise ModelHashMismatch(name, tmp, spec.sha256, digest)
@@ -231,7 +237,7 @@ class Registry:
         rows = []
         for name, spec in sorted(self.specs.items()):
             try:
-                path = self.resolve(name)
+                path = self.resolve(name, derive=False)
                 rows.append({"name": name, "status": "ok", "path": str(path), "sha256": spec.sha256})
             except ModelHashMismatch as e:
                 rows.append(
@@ -243,7 +249,8 @@ class Registry:
                     }
                 )
             except ModelNotFound:
-                rows.append({"name": name, "status": "missing", "path": "", "sha256": spec.sha256})
+                status = "derived on use" if "derived_from" in spec.extra else "missing"
+                rows.append({"name": name, "status": status, "path": "", "sha256": spec.sha256})
         return rows
 
     def fetch(self, name: str, timeout: float = 60.0) -> Path:
