@@ -184,6 +184,13 @@ def build_model(mean: np.ndarray, layers: list[Layer]) -> Any:
         inits.append(numpy_helper.from_array(np.ascontiguousarray(value), n))
         return n
 
+    def pool(op: str, src: str, sshape: tuple[int, int, int], p: dict[str, Any]) -> tuple[str, tuple[int, int, int]]:
+        """A k x k pooling node (no padding in this network) and its output shape."""
+        out = name({"MaxPool": "maxpool", "AveragePool": "avgpool"}[op])
+        k, st, pad = p["size"], p["stride"], p["pad"]
+        nodes.append(helper.make_node(op, [src], [out], kernel_shape=[k, k], strides=[st, st], pads=[pad] * 4, name=out))
+        return out, (sshape[0], _out_size(sshape[1], k, st, pad), _out_size(sshape[2], k, st, pad))
+
     x, shape = "chip", (3, CHIP_SIZE, CHIP_SIZE)  # (channels, rows, cols)
     block_input: tuple[str, tuple[int, int, int]] | None = None
     pooled_skip: tuple[str, tuple[int, int, int]] | None = None
@@ -238,43 +245,12 @@ def build_model(mean: np.ndarray, layers: list[Layer]) -> Any:
             nodes.append(helper.make_node("Flatten", [out], [flat], axis=1, name=flat))
             x, shape = flat, (shape[0], 1, 1)
         elif layer.kind == "max_pool":
-            out = name("maxpool")
-            k, s_, pad = p["size"], p["stride"], p["pad"]
-            nodes.append(
-                helper.make_node(
-                    "MaxPool",
-                    [x],
-                    [out],
-                    kernel_shape=[k, k],
-                    strides=[s_, s_],
-                    pads=[pad] * 4,
-                    name=out,
-                )
-            )
-            x = out
-            shape = (shape[0], _out_size(shape[1], k, s_, pad), _out_size(shape[2], k, s_, pad))
+            x, shape = pool("MaxPool", x, shape, p)
             block_input = (x, shape)
         elif layer.kind == "avg_pool":
             if block_input is None:
                 raise DlibFormatError("pooled skip connection before any block")
-            src, sshape = block_input
-            out = name("avgpool")
-            k, s_, pad = p["size"], p["stride"], p["pad"]
-            nodes.append(
-                helper.make_node(
-                    "AveragePool",
-                    [src],
-                    [out],
-                    kernel_shape=[k, k],
-                    strides=[s_, s_],
-                    pads=[pad] * 4,
-                    name=out,
-                )
-            )
-            pooled_skip = (
-                out,
-                (sshape[0], _out_size(sshape[1], k, s_, pad), _out_size(sshape[2], k, s_, pad)),
-            )
+            pooled_skip = pool("AveragePool", *block_input, p)
         elif layer.kind == "add_prev":
             skip = pooled_skip or block_input
             if skip is None:
