@@ -95,3 +95,37 @@ def test_setting_turns_the_second_embedder_off() -> None:
 
     assert FaceOptions.from_settings(Settings()).second_embedder == "dlib"
     assert FaceOptions.from_settings(Settings(face_second_embedder="none")).second_embedder is None
+
+
+@pytest.mark.shared
+def test_accurate_mode_runs_its_own_stage_with_its_own_thresholds(
+    models_dir: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PROOFING_FACE_MODE=accurate switches the stage (two detectors, every alignment) and
+    the thresholds file together, for the face stage and for the session decision."""
+    import tomllib
+
+    from proofing.face.compare import FaceOptions, compare_faces, threshold_key
+    from proofing.face.dlib_embed import available
+    from proofing.face.policy import load_policy, policy_path
+    from proofing.policy import load_policy as load_session_policy
+    from proofing.settings import get_settings
+
+    if not available():
+        pytest.skip("dlib extra not installed")
+    monkeypatch.setenv("PROOFING_FACE_MODE", "accurate")
+    opts = replace(FaceOptions.from_settings(get_settings()), landmarker=False)
+    assert (opts.ensemble_detector, opts.keep_coarse_alignment, opts.detect.side) == ("yunet", True, 640)
+    policy = load_policy()
+    assert policy.path == policy_path("accurate") != policy_path("fast")
+    assert threshold_key(opts) == policy.calibrated_for != load_policy(policy_path("fast")).calibrated_for
+    result = compare_faces(shared_data / NL, shared_data / NL_PAGE, policy, opts)
+    assert result.is_match and "THRESHOLD_NOT_CALIBRATED_FOR_MODEL" not in result.reason_codes
+    assert result.threshold == policy.thresholds["fmr_1e-3"]
+    session = load_session_policy()
+    accurate = tomllib.loads(policy_path("accurate").read_text())["match"]["thresholds"]
+    assert session.thresholds.face_accept == pytest.approx(accurate["fmr_1e-3"])
+    assert "face_thresholds_accurate.toml" in session.components
+    monkeypatch.setenv("PROOFING_FACE_MODE", "fastest")
+    with pytest.raises(ValueError, match="unknown face mode"):
+        FaceOptions.from_settings(get_settings())

@@ -50,21 +50,19 @@ def _summary(report: VerificationReport, missed: int) -> dict[str, object]:
 
 def _options(sface: str, dlib: str | None = "same", mode: str = "default", threads: int = 1) -> FaceOptions:
     """A row's face options: SFace at ``sface``, dlib's ResNet at ``dlib`` ("same": as SFace;
-    None: no fusion). ``mode`` "default" is the face stage as shipped; "previous" the former
-    default (two YuNets, first-pass and refined landmarks, every alignment averaged); "fast"
-    SFace alone on the 640 px pass's landmarks (the OpenCV Zoo recipe at score 0.6). The
-    landmarker only adds quality codes (never a similarity), so accuracy runs leave it out."""
+    None: no fusion). ``mode`` "default" is the face stage as shipped; "accurate" the
+    PROOFING_FACE_MODE=accurate stage (the former default: two YuNets, first-pass and refined
+    landmarks, every alignment averaged); "fast" SFace alone on the 640 px pass's landmarks
+    (the OpenCV Zoo recipe at score 0.6). The landmarker only adds quality codes (never a
+    similarity), so accuracy runs leave it out."""
     choice = {"sface": sface, RESNET_ONNX: sface if dlib == "same" else (dlib or "fp32")}
     opts = FaceOptions.from_choice(
-        choice, threads=threads, fast=mode == "fast", second_embedder="default" if dlib else None
+        choice,
+        threads=threads,
+        fast=mode == "fast",
+        second_embedder="default" if dlib else None,
+        mode="accurate" if mode == "accurate" else "fast",
     )
-    if mode == "previous":
-        opts = replace(
-            opts,
-            detect=DetectOptions(threads=threads),
-            ensemble_detector="yunet",
-            keep_coarse_alignment=True,
-        )
     return replace(opts, landmarker=False)
 
 
@@ -580,7 +578,7 @@ def main() -> None:
         help="skip the dlib peer (face_recognition's own pipeline)",
     )
     ap.add_argument("--no-fast", action="store_true", help="skip the SFace-alone one-alignment row")
-    ap.add_argument("--no-previous", action="store_true", help="skip the previous default's row")
+    ap.add_argument("--no-previous", action="store_true", help="skip the accurate mode's row (the previous default)")
     ap.add_argument("--reuse-accuracy", type=Path, default=None, help="face.json of an earlier run: time again, do not rescore")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
@@ -622,9 +620,9 @@ def main() -> None:
             "mirror, averaged; the two scores fused by impostor z-normalisation and a Fisher weight fitted on the "
             "fusion pairs above (not CelebA). Rows `sface-<v>`, `dlib-resnet-<v>` and `fused-<v>` come from one "
             "run with both models at precision <v>; `default` runs each model at its chosen precision. "
-            "`previous default`: the former stage (YuNet-n + YuNet 2023mar at 640 px, both again on the 160 px "
-            "crop, every alignment's SFace embedding averaged) with the same fusion weights (fitted for the "
-            "current stage). `sface-fp32-fast`: SFace alone on the 640 px pass's landmarks. A missed face scores "
+            "`accurate mode` (PROOFING_FACE_MODE=accurate; `previous default` in the 2026-11-28 run): the former "
+            "stage (YuNet-n + YuNet 2023mar at 640 px, both again on the 160 px crop, every alignment's SFace "
+            "embedding averaged) with the same fusion weights (fitted for the default stage). `sface-fp32-fast`: SFace alone on the 640 px pass's landmarks. A missed face scores "
             "as a non-match. int8 variants are calibrated on CelebA even-numbered images (activation ranges "
             "only, no labels); agreement is also given over the faces whose image did not calibrate. The `dlib` "
             "row is the peer with its own HOG detector, run as face_recognition runs it by default (HOG upsample "
@@ -667,11 +665,11 @@ def main() -> None:
                 _report(acc, curves, f"dlib-resnet-{v}", d_only, y, missed, set_name)
                 _report(acc, curves, f"fused-{v}", sc.scores, y, missed, set_name)
         if not args.no_previous and fusion_ok:
-            sc = score_pairs(csv_path, policy, _options("fp32", mode="previous"))
+            sc = score_pairs(csv_path, policy, _options("fp32", mode="accurate"))
             _report(
                 acc,
                 curves,
-                "previous default (fp32)",
+                "accurate mode, the previous default (fp32)",
                 sc.scores,
                 sc.labels,
                 len(sc.missed),

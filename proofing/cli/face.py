@@ -36,7 +36,8 @@ _FUSION = typer.Option(
 
 
 def _options(variants: str, threads: int, flip: bool | None, fast: bool, fusion: bool | None = None) -> FaceOptions:
-    """--variants wins; otherwise the settings' per-model choice; otherwise fp32."""
+    """--variants wins; otherwise the settings' per-model choice; otherwise fp32. The stage's
+    configuration is PROOFING_FACE_MODE's (``--fast`` overrides it)."""
     from proofing.face.compare import FaceOptions
     from proofing.runtime.onnx import parse_variant_choice, variant_choice
     from proofing.settings import get_settings
@@ -45,7 +46,10 @@ def _options(variants: str, threads: int, flip: bool | None, fast: bool, fusion:
         choice = parse_variant_choice(variants) if variants else variant_choice(get_settings())
     except ValueError as e:
         raise fail(str(e)) from None
-    opts = FaceOptions.from_choice(choice, threads=threads, flip=flip, fast=fast)
+    try:
+        opts = FaceOptions.from_choice(choice, threads=threads, flip=flip, fast=fast, mode=get_settings().face_mode)
+    except ValueError as e:
+        raise fail(str(e)) from None
     if fusion is None:
         second = FaceOptions.from_settings().second_embedder
         return opts if fast else replace(opts, second_embedder=second)
@@ -206,13 +210,16 @@ def calibrate(
     """Compute thresholds at FMR 1e-2/1e-3/1e-4 (as far as the data allows) into the policy file."""
     from proofing.face.calibrate import write_match_policy
     from proofing.face.compare import threshold_key
-    from proofing.face.policy import DEFAULT_POLICY_PATH
+    from proofing.face.policy import DEFAULT_POLICY_PATH, policy_path
 
-    _, report = _score(pairs, policy, variants, threads, flip, fast, fusion, False)
-    target = policy or DEFAULT_POLICY_PATH
+    target = policy or policy_path()  # the file of PROOFING_FACE_MODE's mode
+    # A mode calibrated for the first time has no file yet: its quality limits are the default file's.
+    _, report = _score(pairs, target if target.exists() else DEFAULT_POLICY_PATH, variants, threads, flip, fast, fusion, False)
     # A variant within its agreement budget is keyed as its fp32 source (it inherits thresholds).
     embedder = threshold_key(_options(variants, threads, flip, fast, fusion))
     try:
+        if operating_point is None and not target.exists():  # a new mode decides where the default does
+            operating_point = _policy(DEFAULT_POLICY_PATH).operating_point
         op = write_match_policy(target, report, embedder, _describe(pairs), operating_point)
     except ValueError as e:
         raise fail(str(e)) from None

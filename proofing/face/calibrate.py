@@ -16,6 +16,11 @@ from proofing.face.metrics import VerificationReport
 from proofing.face.policy import fmr_key
 
 TARGETS = (1e-2, 1e-3, 1e-4)
+#: The start of a thresholds file that does not exist yet (a new face mode's).
+NEW_FILE_HEADER = """# Face-matching thresholds of one face stage mode, written by `proofing face calibrate`.
+# Quality limits are read from face_thresholds.toml when this file has no [quality].
+
+"""
 
 
 def _match_table(
@@ -60,7 +65,7 @@ def write_match_policy(
     reached = [fmr_key(p.target_fmr) for p in report.operating_points]
     if not reached:
         raise ValueError("no operating point reached: the pair list has too few impostor pairs")
-    text = policy_path.read_text()
+    text = policy_path.read_text() if policy_path.exists() else NEW_FILE_HEADER
     current = re.search(r'^operating_point\s*=\s*"([^"]+)"', text, re.M)
     op = operating_point or (current.group(1) if current else reached[-1])
     if op not in reached:

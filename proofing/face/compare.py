@@ -57,8 +57,7 @@ class FaceOptions:
     * the previous default (two YuNets at 640 px, refinement by both, four SFace
       alignments averaged, same fusion): 0.9946 / 3.32% / 6.8%, about four times the time
       (its SFace runs alone took ~90-100 ms). Its lower FNMR at FMR 1e-3 is the one thing
-      it buys: set ``ensemble_detector="yunet"``, ``keep_coarse_alignment=True`` and a
-      640 px ``detect`` for it, then recalibrate the policy (``proofing face calibrate``);
+      it buys; it is ``PROOFING_FACE_MODE=accurate``, with its own thresholds file;
     * SFace alone, one alignment at 640 px (the OpenCV Zoo recipe at score 0.6): 0.9822 /
       5.11% / 10.3%; dlib's ResNet alone on our face: 0.9940 / 3.64% / 13.4% (its impostor
       tail is heavy, which the fusion with SFace corrects).
@@ -101,19 +100,26 @@ class FaceOptions:
         flip: bool | None = None,
         fast: bool = False,
         second_embedder: str | None = "default",
+        mode: str = "fast",
     ) -> FaceOptions:
         """Options with each model's precision from ``choice`` (see
         :func:`proofing.runtime.onnx.variant_choice`), fp32 where it names none.
         ``flip=None`` keeps SFace's default (no mirror); ``fast``: SFace alone on the 640 px
         pass's landmarks, no refinement, no fusion (the OpenCV Zoo recipe, for comparison);
-        ``second_embedder`` "default" keeps the default fusion, None turns it off."""
+        ``second_embedder`` "default" keeps the default fusion, None turns it off;
+        ``mode`` "accurate": the stage with two YuNets at 640 px and every alignment averaged
+        (see the class doc; its thresholds are in its own policy file)."""
         from proofing.face.dlib_embed import RESNET_ONNX
+        from proofing.face.policy import FACE_MODES
 
+        if mode not in FACE_MODES:
+            raise ValueError(f"unknown face mode {mode!r} (PROOFING_FACE_MODE: {', '.join(FACE_MODES)})")
+        accurate = mode == "accurate" and not fast
         default = cls()
         det, emb = default.detect, default.embed
-        if fast:
+        if fast or accurate:
             det = DetectOptions()
-        ensemble = default.ensemble_detector
+        ensemble = "yunet" if accurate else default.ensemble_detector
         return cls(
             detect=replace(det, variant=chosen_variant(choice, det.model), threads=threads),
             embed=replace(
@@ -129,6 +135,7 @@ class FaceOptions:
             if second_embedder == "default"
             else second_embedder,
             second_variant=chosen_variant(choice, RESNET_ONNX),
+            keep_coarse_alignment=accurate,
         )
 
     @classmethod
@@ -137,7 +144,11 @@ class FaceOptions:
         model's benchmarked default where it is built): what the pipeline's face stage runs."""
         settings = settings or get_settings()
         second = settings.face_second_embedder or "default"  # PROOFING_FACE_SECOND_EMBEDDER
-        return cls.from_choice(variant_choice(settings), second_embedder=None if second == "none" else second)
+        return cls.from_choice(
+            variant_choice(settings),
+            second_embedder=None if second == "none" else second,
+            mode=settings.face_mode,  # PROOFING_FACE_MODE
+        )
 
 
 @dataclass(frozen=True)

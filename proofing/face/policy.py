@@ -12,6 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[1] / "policy" / "face_thresholds.toml"
+#: Face stage modes (``PROOFING_FACE_MODE``), each with its own thresholds: the scores of two
+#: configurations are not on the same scale. The "fast" file also holds the quality limits.
+FACE_MODES = ("fast", "accurate")
+
+
+def policy_path(mode: str | None = None) -> Path:
+    """The packaged thresholds file of a face stage mode (default: the settings')."""
+    if mode is None:
+        from proofing.settings import get_settings
+
+        mode = get_settings().face_mode
+    if mode not in FACE_MODES:
+        raise ValueError(f"unknown face mode {mode!r} (PROOFING_FACE_MODE: {', '.join(FACE_MODES)})")
+    return DEFAULT_POLICY_PATH if mode == "fast" else DEFAULT_POLICY_PATH.with_name(f"face_thresholds_{mode}.toml")
 
 
 @dataclass(frozen=True)
@@ -59,11 +73,17 @@ def fmr_key(target: float) -> str:
 
 
 def load_policy(path: Path | None = None) -> FacePolicy:
-    p = path or DEFAULT_POLICY_PATH
+    """The thresholds file ``path`` (default: the one of the settings' face mode); a file
+    without ``[quality]`` takes the limits of the default file."""
+    p = path or policy_path()
     with open(p, "rb") as f:
         raw = tomllib.load(f)
     match = raw["match"]
-    q = raw["quality"]
+    if "quality" in raw:
+        q = raw["quality"]
+    else:
+        with open(DEFAULT_POLICY_PATH, "rb") as f:
+            q = tomllib.load(f)["quality"]
     return FacePolicy(
         operating_point=str(match["operating_point"]),
         thresholds={str(k): float(v) for k, v in match.get("thresholds", {}).items()},

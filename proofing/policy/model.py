@@ -134,9 +134,14 @@ def load_policy(path: Path | None = None) -> Policy:
         raise PolicyError(f"{path}: a policy needs a version")
     t = data.get("thresholds", {})
     components: dict[str, str] = {}
-    face_file = path.parent / str(t.get("face_file", "face_thresholds.toml"))
-    if not face_file.is_file():
-        face_file = POLICY_DIR / face_file.name
+    if str(t.get("face_file", "")):
+        face_file = path.parent / str(t["face_file"])
+        if not face_file.is_file():
+            face_file = POLICY_DIR / face_file.name
+    else:  # the thresholds of the face stage's mode (PROOFING_FACE_MODE)
+        from proofing.face.policy import policy_path
+
+        face_file = policy_path()
     review_from = str(t.get("face_review_from", "fmr_1e-2"))
     face_accept, face_review, accept_at = _face_thresholds(
         face_file, str(t.get("face_accept_at", "")), review_from
