@@ -53,18 +53,27 @@ _SIDE_W, _SIDE_H = 1.097, 0.778  # of the YuNet box width and height; the mean o
 _LOCK = threading.Lock()
 
 
-@lru_cache(maxsize=1)
+_READY: list[bool] = []  # [True] once everything resolved (a failure is looked at again next time)
+_LOGGED: set[str] = set()
+
+
 def available() -> bool:
     """dlib imports, the shape predictor resolves by sha256 and the ONNX ResNet can be
-    resolved or derived; a failure is logged once (without it the stage runs SFace alone)."""
+    resolved or derived; a failure is logged (without it the stage runs SFace alone)."""
+    if _READY:
+        return True
     try:
         _shape_predictor()
         from proofing.runtime.registry import default_registry
 
         default_registry().resolve(RESNET_ONNX)
     except Exception as e:  # noqa: BLE001 - ImportError, ModelNotFound, a broken wheel: all mean "not here"
-        log.warning("dlib embedder unavailable, SFace runs alone: %s", str(e).splitlines()[0])
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if why not in _LOGGED:  # once per reason, not once per image
+            _LOGGED.add(why)
+            log.warning("dlib embedder unavailable, SFace runs alone: %s", why)
         return False
+    _READY.append(True)
     return True
 
 
