@@ -28,12 +28,12 @@ from proofing.intake.sessions import (
     PROCESSING,
     SUBMITTED,
     SessionInfo,
-    _counts,
-    _info,
-    _locked,
     get_session,
+    lock_row,
     purge_uploads,
     read_uploads,
+    session_info,
+    upload_counts,
 )
 from proofing.review.cases import (
     DEFAULT_SLA,
@@ -88,7 +88,7 @@ def process_session(store: ReviewStore, session_id: str, ctx: Any = None, *, set
 def _take_lease(store: ReviewStore, session_id: str, worker: str, lease: timedelta) -> str | None:
     now = store.clock()
     with store.transaction() as s:
-        row = _locked(s, session_id)
+        row = lock_row(s, session_id)
         if row.status == DECIDED:
             return None
         if row.status == PROCESSING and row.run_expires_at is not None and row.run_expires_at > now:
@@ -107,7 +107,7 @@ def _drop_lease(store: ReviewStore, session_id: str, token: str) -> None:
     """A run that failed hands the session back so a retry can start at once."""
     try:
         with store.transaction() as s:
-            row = _locked(s, session_id)
+            row = lock_row(s, session_id)
             if row.run_token == token and row.status == PROCESSING:
                 row.status, row.run_token, row.run_expires_at = SUBMITTED, None, None
     except Exception:  # the lease will expire on its own
@@ -150,11 +150,11 @@ def _record(store: ReviewStore, session_id: str, token: str, result: Any) -> Ses
     blobs = store_blobs(store, case_id, case_evidence(result), now)
     try:
         with store.transaction() as s:
-            row = _locked(s, session_id)
+            row = lock_row(s, session_id)
             if row.status == DECIDED or row.run_token != token:
                 log.warning("session %s: another run decided it first; this run's result is dropped", session_id)
                 drop_blobs(store, blobs)
-                return _info(store, row, _counts(s, session_id), s)
+                return session_info(store, row, upload_counts(s, session_id), s)
             insert_case(
                 s, case_id=case_id, session_id=session_id, machine_decision=decision.decision,
                 reasons=[ReasonIn(r.code, r.reviewer) for r in decision.reasons],

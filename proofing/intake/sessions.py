@@ -94,7 +94,7 @@ def create_session(store: ReviewStore, *, ttl: timedelta | None = None,
     )
     with store.transaction() as s:
         s.add(row)
-    return _info(store, row, {}), token
+    return session_info(store, row, {}), token
 
 
 def authenticate(store: ReviewStore, session_id: str, token: str) -> SessionInfo:
@@ -103,13 +103,13 @@ def authenticate(store: ReviewStore, session_id: str, token: str) -> SessionInfo
         row = _get(s, session_id)
         if not hmac.compare_digest(row.token_hash, token_hash(token or "")):
             raise PermissionDenied("this token does not belong to this session")
-        return _info(store, row, _counts(s, session_id), s)
+        return session_info(store, row, upload_counts(s, session_id), s)
 
 
 def get_session(store: ReviewStore, session_id: str) -> SessionInfo:
     with store.sessions() as s:
         row = _get(s, session_id)
-        return _info(store, row, _counts(s, session_id), s)
+        return session_info(store, row, upload_counts(s, session_id), s)
 
 
 def add_frames(store: ReviewStore, session_id: str, kind: str, frames: Sequence[bytes],
@@ -138,15 +138,15 @@ def set_chip(store: ReviewStore, session_id: str, files: dict[str, bytes],
 def submit(store: ReviewStore, session_id: str) -> SessionInfo:
     """Close the session for uploads; the caller then hands it to an executor."""
     with store.transaction() as s:
-        row = _locked(s, session_id)
+        row = lock_row(s, session_id)
         if row.status in (SUBMITTED, PROCESSING, DECIDED):
-            return _info(store, row, _counts(s, session_id), s)  # a double submit is harmless
+            return session_info(store, row, upload_counts(s, session_id), s)  # a double submit is harmless
         _require_open(store, row)
-        counts = _counts(s, session_id)
+        counts = upload_counts(s, session_id)
         if not counts.get("selfie") and not counts.get("document"):
             raise InvalidState("nothing to check yet: upload the document and the selfie first")
         row.status, row.submitted_at = SUBMITTED, store.clock()
-        return _info(store, row, counts, s)
+        return session_info(store, row, counts, s)
 
 
 def add_recapture(store: ReviewStore, session_id: str, kind: str, frames: Sequence[bytes],
@@ -179,7 +179,7 @@ def erase_applicant(store: ReviewStore, session_id: str) -> SessionInfo:
 
     keys: list[str] = []
     with store.transaction() as s:
-        row = _locked(s, session_id)
+        row = lock_row(s, session_id)
         if row.status == PROCESSING:
             raise InvalidState("the session is being checked right now; withdraw again in a moment")
         for up in s.scalars(select(Upload).where(Upload.session_id == session_id, Upload.purged_at.is_(None))):
@@ -239,7 +239,9 @@ def _get(s: Session, session_id: str) -> ApplicantSession:
     return row
 
 
-def _locked(s: Session, session_id: str) -> ApplicantSession:
+def lock_row(s: Session, session_id: str) -> ApplicantSession:
+    """The session's row, locked for this transaction (SELECT ... FOR UPDATE), so that two
+    requests (or a worker and a request) cannot both change its state."""
     row = (s.execute(select(ApplicantSession).where(ApplicantSession.id == session_id).with_for_update())
            .scalar_one_or_none() if _plausible_id(session_id) else None)
     if row is None:
@@ -263,7 +265,8 @@ def _require_open(store: ReviewStore, row: ApplicantSession) -> None:
         raise InvalidState(f"the session is {row.status}; uploads are closed")
 
 
-def _counts(s: Session, session_id: str) -> dict[str, int]:
+def upload_counts(s: Session, session_id: str) -> dict[str, int]:
+    """Live (not purged) uploads of the session per kind."""
     rows = s.execute(select(Upload.kind, func.count()).where(Upload.session_id == session_id,
                                                              Upload.purged_at.is_(None)).group_by(Upload.kind))
     return {kind: int(n) for kind, n in rows}
@@ -285,14 +288,14 @@ def _store_uploads(store: ReviewStore, session_id: str, items: list[tuple[str, s
                                   created_at=now))
         old_keys: list[str] = []
         with store.transaction() as s:
-            row = _locked(s, session_id)
+            row = lock_row(s, session_id)
             _require_open(store, row)
             if replace:
                 for up in s.scalars(select(Upload).where(Upload.session_id == session_id,
                                                          Upload.kind.in_(replace), Upload.purged_at.is_(None))):
                     up.purged_at = now
                     old_keys.append(up.storage_key)
-            counts = _counts(s, session_id)
+            counts = upload_counts(s, session_id)
             for i, up in enumerate(written):
                 if not up.name:
                     up.name = str(counts.get(up.kind, 0) + i + 1)
@@ -304,7 +307,7 @@ def _store_uploads(store: ReviewStore, session_id: str, items: list[tuple[str, s
                                              f"at most {limit} {kind} frames per session")
             s.add_all(written)
             s.flush()
-            info = _info(store, row, _counts(s, session_id), s)
+            info = session_info(store, row, upload_counts(s, session_id), s)
     except BaseException:
         for up in written:
             store.storage.delete(up.storage_key)
@@ -314,7 +317,9 @@ def _store_uploads(store: ReviewStore, session_id: str, items: list[tuple[str, s
     return info
 
 
-def _info(store: ReviewStore, row: ApplicantSession, counts: dict[str, int], s: Session | None = None) -> SessionInfo:
+def session_info(store: ReviewStore, row: ApplicantSession, counts: dict[str, int], s: Session | None = None) -> SessionInfo:
+    """What the applicant API shows of a session (expiry applied; the review status when a
+    reviewer holds its case and ``s`` is given)."""
     status = row.status
     if status == OPEN and store.clock() >= row.expires_at:
         status = EXPIRED
