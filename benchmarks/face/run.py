@@ -649,7 +649,6 @@ def main() -> None:
             systems.pop("default (chosen precisions)", None)  # depends on this run's choice
         res["accuracy_from"] = str(args.reuse_accuracy)
         args.sets = ""
-    scored_all: dict[str, dict[str, PairScores]] = {}
     for set_name in [s for s in args.sets.split(",") if s]:
         csv_path = SHARED / SETS[set_name]
         acc: dict[str, object] = {}
@@ -714,7 +713,6 @@ def main() -> None:
                 for v in variants
                 if v != "fp32"
             }
-        scored_all[set_name] = scored
     chosen = {"sface": choose_default(res, "sface")}
     if fusion_ok:
         chosen["dlib"] = choose_default(res, "dlib")

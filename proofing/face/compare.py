@@ -63,7 +63,7 @@ class FaceOptions:
       tail is heavy, which the fusion with SFace corrects).
     """
 
-    detect: DetectOptions = field(default_factory=lambda: STAGE_DETECT)
+    detect: DetectOptions = STAGE_DETECT
     embed: EmbedOptions = field(default_factory=EmbedOptions)
     #: A second YuNet whose landmarks give more alignments of the same face, all averaged
     #: (the previous default; see the class doc). None: one detector.
@@ -110,11 +110,9 @@ class FaceOptions:
         ``mode`` "accurate": the stage with two YuNets at 640 px and every alignment averaged
         (see the class doc; its thresholds are in its own policy file)."""
         from proofing.face.dlib_embed import RESNET_ONNX
-        from proofing.face.policy import FACE_MODES
+        from proofing.face.policy import check_mode
 
-        if mode not in FACE_MODES:
-            raise ValueError(f"unknown face mode {mode!r} (PROOFING_FACE_MODE: {', '.join(FACE_MODES)})")
-        accurate = mode == "accurate" and not fast
+        accurate = check_mode(mode) == "accurate" and not fast
         default = cls()
         det, emb = default.detect, default.embed
         if fast or accurate:

@@ -31,6 +31,7 @@ architecture: a block starts after the stem's max-pool or after a residual's ReL
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,26 +98,13 @@ _KINDS = {
 }
 
 
-def _find_records(data: bytes) -> list[tuple[int, bytes]]:
-    """Offsets just past each layer's type string, with the string, in file order."""
-    out = []
-    pos = data.find(b"input_rgb_image_sized")
-    if pos < 0:
-        raise DlibFormatError("no input_rgb_image_sized record: not dlib's face ResNet")
-    while pos < len(data):
-        best = None
-        for tag in _KINDS:
-            i = data.find(tag, pos)
-            # A type string is preceded by its length: 0x01 <len>.
-            while i >= 0 and not (data[i - 2] == 0x01 and data[i - 1] == len(tag)):
-                i = data.find(tag, i + 1)
-            if i >= 0 and (best is None or i < best[0]):
-                best = (i, tag)
-        if best is None:
-            break
-        out.append((best[0] + len(best[1]), best[1]))
-        pos = best[0] + len(best[1])
-    return out
+#: A layer's type string as dlib writes it: its length as an integer (0x01 <len>), then the bytes.
+_RECORD = re.compile(b"|".join(re.escape(bytes([1, len(tag)]) + tag) for tag in _KINDS))
+
+
+def _find_records(data: bytes, start: int) -> list[tuple[int, bytes]]:
+    """Offsets just past each layer's type string after ``start``, with the string, in file order."""
+    return [(m.end(), m.group()[2:]) for m in _RECORD.finditer(data, start)]
 
 
 def read_layers(path: Path) -> tuple[np.ndarray, list[Layer]]:
@@ -128,7 +116,7 @@ def read_layers(path: Path) -> tuple[np.ndarray, list[Layer]]:
     s = _Stream(data, start + len(b"input_rgb_image_sized"))
     mean = np.array([s.float(), s.float(), s.float()], dtype=np.float32)
     layers: list[Layer] = []
-    for offset, tag in _find_records(data):
+    for offset, tag in _find_records(data, start):
         s = _Stream(data, offset)
         kind = _KINDS[tag]
         if kind == "con":

@@ -17,14 +17,20 @@ DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[1] / "policy" / "face_thr
 FACE_MODES = ("fast", "accurate")
 
 
+def check_mode(mode: str) -> str:
+    """``mode`` if it is a face stage mode, else a ValueError naming the valid ones."""
+    if mode not in FACE_MODES:
+        raise ValueError(f"unknown face mode {mode!r} (PROOFING_FACE_MODE: {', '.join(FACE_MODES)})")
+    return mode
+
+
 def policy_path(mode: str | None = None) -> Path:
     """The packaged thresholds file of a face stage mode (default: the settings')."""
     if mode is None:
         from proofing.settings import get_settings
 
         mode = get_settings().face_mode
-    if mode not in FACE_MODES:
-        raise ValueError(f"unknown face mode {mode!r} (PROOFING_FACE_MODE: {', '.join(FACE_MODES)})")
+    check_mode(mode)
     return DEFAULT_POLICY_PATH if mode == "fast" else DEFAULT_POLICY_PATH.with_name(f"face_thresholds_{mode}.toml")
 
 

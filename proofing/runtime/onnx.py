@@ -191,13 +191,13 @@ def _registry_for(settings: Settings) -> Registry:
 
 def _usable(name: str, variant: str, reg: Registry) -> bool:
     """Built, matching the manifest's recipe, and within the agreement budget."""
-    from proofing.runtime.variants import load_built_variant, variant_record
+    from proofing.runtime.variants import load_built_variant, variant_record, within_budget
 
     try:
         load_built_variant(name, variant, reg)
     except ModelNotFound:
         return False
-    return bool(variant_record(name, variant, reg).get("measured", {}).get("meets_min_cosine"))
+    return within_budget(variant_record(name, variant, reg))
 
 
 def inherited_version(session: ModelSession, registry: Registry | None = None) -> str:
@@ -206,10 +206,7 @@ def inherited_version(session: ModelSession, registry: Registry | None = None) -
     held-out input), its fp32 source's."""
     if session.variant == "fp32":
         return session.version
-    from proofing.runtime.variants import variant_record
+    from proofing.runtime.variants import variant_record, within_budget
 
-    reg = registry or default_registry()
-    record = variant_record(session.name, session.variant, reg)
-    if record.get("measured", {}).get("meets_min_cosine") and record.get("source_sha256"):
-        return f"{session.name}:fp32:{str(record['source_sha256'])[:12]}"
-    return session.version
+    record = variant_record(session.name, session.variant, registry or default_registry())
+    return f"{session.name}:fp32:{str(record['source_sha256'])[:12]}" if within_budget(record) else session.version

@@ -35,6 +35,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +73,25 @@ def _paths(name: str, variant: str, registry: Registry) -> tuple[Path, Path]:
     return folder / f"{name}.{variant}.onnx", folder / f"{name}.{variant}.json"
 
 
+@lru_cache(maxsize=64)
+def _record_at(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    """A build record, parsed once per version of the file (the face stage asks on every compare)."""
+    return dict(json.loads(Path(path).read_text()))
+
+
 def variant_record(name: str, variant: str, registry: Registry) -> dict[str, Any]:
     """The build record of a built variant ({} when there is none)."""
     record_path = _paths(name, variant, registry)[1]
     if not record_path.is_file():
         return {}
-    return dict(json.loads(record_path.read_text()))
+    st = record_path.stat()
+    return dict(_record_at(str(record_path), st.st_mtime_ns, st.st_size))
+
+
+def within_budget(record: dict[str, Any]) -> bool:
+    """Whether a build met its agreement budget (min cosine to fp32 on the held-out inputs):
+    what lets a variant run as a model's default and inherit its fp32 thresholds."""
+    return bool(record.get("measured", {}).get("meets_min_cosine")) and bool(record.get("source_sha256"))
 
 
 def load_built_variant(name: str, variant: str, registry: Registry) -> Path:
@@ -86,7 +100,7 @@ def load_built_variant(name: str, variant: str, registry: Registry) -> Path:
     hint = f"run `proofing models build {name} --variant {variant}`"
     if not model_path.is_file() or not record_path.is_file():
         raise ModelNotFound(f"variant {variant} of {name!r} is not built ({model_path}); {hint}")
-    record = json.loads(record_path.read_text())
+    record = variant_record(name, variant, registry)
     spec = registry.spec(name)
     if record.get("source_sha256") != spec.sha256:
         raise ModelNotFound(
